@@ -1,0 +1,117 @@
+//! Wiring: build the store, controller, schema and router; bind; serve until shutdown.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::controller::SessionsController;
+use crate::graphql::build_schema;
+use crate::http::router;
+use crate::store::MemoryStore;
+
+/// A service bound to its address, ready to serve.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    controller: SessionsController,
+    addr: SocketAddr,
+}
+
+/// Build the service from `config` and bind its listener.
+///
+/// # Errors
+/// When the address cannot be bound (in use, not local, no permission).
+pub async fn build(config: &Config) -> anyhow::Result<App> {
+    build_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// Like [`build`], with the controller reading time from `clock` (tests pass a
+/// [`crate::clock::ManualClock`] to check expiry without waiting).
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+    let store = Arc::new(MemoryStore::new());
+    let controller = SessionsController::with_clock(store, config.controller_options(), clock);
+    let schema = build_schema(controller.clone());
+    let router = router(schema, controller.clone(), &config.http_options());
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    Ok(App {
+        listener,
+        router,
+        controller,
+        addr,
+    })
+}
+
+impl App {
+    /// The address the service listens on (the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The controller behind the service.
+    pub fn controller(&self) -> &SessionsController {
+        &self.controller
+    }
+
+    /// Serve until `shutdown` completes; then stop accepting, finish the requests in flight,
+    /// and stop the background cleanup.
+    ///
+    /// # Errors
+    /// When the listener fails.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let cleanup = self.controller.spawn_cleanup();
+        tracing::info!(
+            addr = %self.addr,
+            graphql = %format!("http://{}/graphql", self.addr),
+            playground = %format!("http://{}/", self.addr),
+            "sessions listening"
+        );
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        cleanup.stop().await;
+        tracing::info!("sessions stopped");
+        served
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing requests in flight");
+}

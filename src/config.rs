@@ -1,0 +1,166 @@
+//! Command line and environment: one `Config`, filled by clap, with defaults.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use clap::{Args, Parser, Subcommand};
+
+use crate::controller::ControllerOptions;
+use crate::http::{HttpOptions, MAX_BODY_BYTES};
+
+/// `sessions`: a user-sessions service with a GraphQL API.
+#[derive(Debug, Parser)]
+#[command(name = "sessions", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `serve`, also accepted without the subcommand.
+    #[command(flatten)]
+    pub serve: Config,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve(Config),
+    /// Print the GraphQL schema (SDL) to standard output.
+    Schema,
+}
+
+/// How the service runs.
+#[derive(Clone, Debug, Args)]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "SESSIONS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Close open sessions idle for longer than this (e.g. 30m, 24h, 7d).
+    #[arg(long, env = "SESSIONS_EXPIRE_TIMEOUT", default_value = "24h", value_parser = parse_duration)]
+    pub expire_timeout: Duration,
+    /// How often the background task closes expired sessions (e.g. 1m, 15m).
+    #[arg(long, env = "SESSIONS_CLEANUP_INTERVAL", default_value = "15m", value_parser = parse_duration)]
+    pub cleanup_interval: Duration,
+    /// Largest `user` or `data` JSON, serialized (e.g. 512B, 64KiB, 1MiB; at most 1MiB).
+    #[arg(long, env = "SESSIONS_MAX_PAYLOAD", default_value = "64KiB", value_parser = parse_payload_size)]
+    pub max_payload: usize,
+    /// Longest a request may take before it is answered with 408 (e.g. 30s).
+    #[arg(long, env = "SESSIONS_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Browser origin allowed to call the API (CORS), e.g. https://app.example.com; repeat or
+    /// separate with commas. None by default.
+    #[arg(long = "allow-origin", env = "SESSIONS_ALLOW_ORIGIN", value_delimiter = ',', value_parser = parse_origin)]
+    pub allow_origins: Vec<HeaderValue>,
+}
+
+impl Config {
+    /// Read the configuration from the command line and the environment; on bad input, clap
+    /// prints what is wrong and exits with status 2.
+    pub fn from_cli() -> Cli {
+        Cli::parse()
+    }
+
+    /// Defaults, listening on a free port of 127.0.0.1: for tests.
+    pub fn for_tests() -> Self {
+        Cli::parse_from(["sessions", "--listen", "127.0.0.1:0"]).serve
+    }
+
+    /// The controller's share of the configuration.
+    pub fn controller_options(&self) -> ControllerOptions {
+        ControllerOptions {
+            expire_timeout: self.expire_timeout,
+            cleanup_interval: self.cleanup_interval,
+            max_payload: self.max_payload,
+        }
+    }
+
+    /// The HTTP layer's share of the configuration.
+    pub fn http_options(&self) -> HttpOptions {
+        HttpOptions {
+            request_timeout: self.request_timeout,
+            allow_origins: self.allow_origins.clone(),
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 90s, 15m, 24h)"))?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+/// Parse sizes like `65536`, `512B`, `64KiB`, `64KB`, `1MiB` (KB and KiB both mean 1024 bytes).
+fn parse_payload_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: usize = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (examples: 512B, 64KiB, 1MiB)"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        other => return Err(format!("unknown unit {other:?} (use B, KiB or MiB)")),
+    };
+    let bytes = number.checked_mul(factor).ok_or("size is too large")?;
+    if bytes == 0 || bytes > MAX_BODY_BYTES {
+        return Err("must be between 1B and 1MiB (the request body limit)".into());
+    }
+    Ok(bytes)
+}
+
+fn parse_origin(text: &str) -> Result<HeaderValue, String> {
+    let text = text.trim();
+    if !(text.starts_with("http://") || text.starts_with("https://")) || text.ends_with('/') {
+        return Err(format!("{text:?} is not an origin like https://app.example.com"));
+    }
+    HeaderValue::from_str(text).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_sizes_accept_common_units_and_reject_nonsense() {
+        assert_eq!(parse_payload_size("64KiB"), Ok(65_536));
+        assert_eq!(parse_payload_size("64kb"), Ok(65_536));
+        assert_eq!(parse_payload_size("1MiB"), Ok(1_048_576));
+        assert_eq!(parse_payload_size("512"), Ok(512));
+        assert!(parse_payload_size("2MiB").is_err());
+        assert!(parse_payload_size("0").is_err());
+        assert!(parse_payload_size("lots").is_err());
+        assert!(parse_payload_size("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn durations_must_be_positive_and_readable() {
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let config = Cli::parse_from(["sessions"]).serve;
+        assert_eq!(config.listen, "127.0.0.1:8080".parse().expect("address"));
+        assert_eq!(config.controller_options(), ControllerOptions::default());
+        assert!(config.allow_origins.is_empty());
+    }
+
+    #[test]
+    fn serve_flags_work_with_and_without_the_subcommand() {
+        let cli = Cli::parse_from(["sessions", "serve", "--expire-timeout", "1h"]);
+        let Some(Command::Serve(config)) = cli.command else {
+            panic!("expected serve")
+        };
+        assert_eq!(config.expire_timeout, Duration::from_secs(3600));
+        let cli = Cli::parse_from(["sessions", "--cleanup-interval", "1m"]);
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.cleanup_interval, Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,39 @@
+//! The GraphQL API: schema, root types, scalars and error codes.
+
+pub mod errors;
+pub mod mutation;
+pub mod phases;
+pub mod query;
+pub mod scalars;
+pub mod types;
+
+use async_graphql::{EmptySubscription, Schema};
+
+use crate::controller::SessionsController;
+use mutation::MutationRoot;
+use query::QueryRoot;
+
+/// The service's schema type.
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Deepest selection nesting a query may have. GraphiQL's introspection query needs 13.
+pub const MAX_DEPTH: usize = 16;
+/// Largest query complexity (one per selected field). GraphiQL's introspection query is ~230.
+pub const MAX_COMPLEXITY: usize = 1000;
+
+/// Build the schema over `controller`, with the depth and complexity limits applied.
+pub fn build_schema(controller: SessionsController) -> AppSchema {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .data(controller)
+        .extension(phases::RequestPhases)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
+/// The schema in GraphQL SDL, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .finish()
+        .sdl()
+}

@@ -1,0 +1,63 @@
+//! Correlation ids: one per request, from the client's `X-Correlation-Id` or generated.
+
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Span;
+
+/// The header a correlation id travels in, both ways.
+pub const HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
+
+/// Longest correlation id taken from a client; longer ones are replaced by a generated id.
+pub const MAX_LEN: usize = 128;
+
+/// The correlation id of the current request, kept in the request's extensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorrelationId(String);
+
+impl CorrelationId {
+    /// Take the client's id when it is 1 to [`MAX_LEN`] visible ASCII characters (no spaces or
+    /// control characters, so it is safe in logs and headers); otherwise generate one.
+    pub fn from_header(value: Option<&HeaderValue>) -> Self {
+        value
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| (1..=MAX_LEN).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()))
+            .map_or_else(Self::generate, |v| Self(v.to_owned()))
+    }
+
+    /// A fresh random id: 32 hex digits.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Middleware: give the request its correlation id and echo it in the response header.
+pub async fn assign(mut request: Request, next: Next) -> Response {
+    let id = CorrelationId::from_header(request.headers().get(HEADER));
+    request.extensions_mut().insert(id.clone());
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        response.headers_mut().insert(HEADER, value);
+    }
+    response
+}
+
+/// The log span of a request, carrying its correlation id (for `TraceLayer`).
+pub fn span<B>(request: &axum::http::Request<B>) -> Span {
+    let id = request
+        .extensions()
+        .get::<CorrelationId>()
+        .map_or("-", CorrelationId::as_str);
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        correlation_id = %id,
+    )
+}

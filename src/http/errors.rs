@@ -1,0 +1,63 @@
+//! GraphQL-shaped JSON error bodies, and the layer that turns every other error response into one.
+
+use axum::Extension;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::correlation::CorrelationId;
+use crate::graphql::errors::code;
+
+/// A response whose body is `{"errors": [{"message", "extensions": {"code", "correlationId"}}]}`.
+pub fn error_response(
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+    correlation_id: &CorrelationId,
+) -> Response {
+    let body = json!({
+        "errors": [{
+            "message": message.into(),
+            "extensions": { "code": code, "correlationId": correlation_id.as_str() },
+        }]
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// Response mapper: an error status whose body is not JSON (axum's and tower-http's own
+/// rejections: 404, 405, 408, 413, …) gets a JSON error body in its place, so clients can
+/// always parse what they receive.
+pub async fn json_errors(
+    correlation_id: Option<Extension<CorrelationId>>,
+    response: Response,
+) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+        return response;
+    }
+    let id = correlation_id.map_or_else(CorrelationId::generate, |Extension(id)| id);
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => (code::ROUTE_NOT_FOUND, "no such route; GraphQL is at /graphql"),
+        StatusCode::METHOD_NOT_ALLOWED => (code::METHOD_NOT_ALLOWED, "method not allowed on this route"),
+        StatusCode::PAYLOAD_TOO_LARGE => (code::PAYLOAD_TOO_LARGE, "request body is larger than 1 MiB"),
+        StatusCode::REQUEST_TIMEOUT => (code::REQUEST_TIMEOUT, "request took too long"),
+        s if s.is_server_error() => (code::INTERNAL_SERVER_ERROR, "internal error"),
+        _ => (code::BAD_REQUEST, "bad request"),
+    };
+    let mut replacement = error_response(status, code, message, &id);
+    // Keep headers such as `Allow` that tell the client what to do instead.
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replacement.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    replacement
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("application/graphql-response+json"))
+}

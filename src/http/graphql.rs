@@ -1,0 +1,160 @@
+//! `GET` and `POST /graphql`: GraphQL over HTTP, with the status codes of the
+//! GraphQL-over-HTTP spec.
+//!
+//! | request | status |
+//! |---|---|
+//! | body is not a JSON GraphQL request, or GET without `query` | 400 `BAD_REQUEST` |
+//! | body larger than 1 MiB | 413 `PAYLOAD_TOO_LARGE` |
+//! | content type other than JSON | 415 `BAD_REQUEST` |
+//! | mutation over GET | 405 `METHOD_NOT_ALLOWED`, with `Allow: POST` |
+//! | document fails to parse or validate | 400 when the client accepts `application/graphql-response+json`, else 200 (`application/json`), as the spec says |
+//! | anything else | 200, with `errors` for failed fields |
+
+use std::error::Error as _;
+
+use async_graphql::ServerError;
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::LengthLimitError;
+
+use super::correlation::CorrelationId;
+use super::errors::error_response;
+use super::{AppState, MAX_BODY_BYTES};
+use crate::graphql::errors::code;
+use crate::graphql::phases::ReadOnly;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+/// `GET /graphql?query=…&variables=…&operationName=…`: queries only.
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(id): Extension<CorrelationId>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
+        Ok(request) => request,
+        Err(error) => {
+            let message = format!("GET /graphql needs a `query` parameter ({error}); the playground is at /");
+            return error_response(StatusCode::BAD_REQUEST, code::BAD_REQUEST, message, &id);
+        }
+    };
+    let read_only = ReadOnly {
+        operation_name: request.operation_name.clone(),
+    };
+    execute(&state, request.data(read_only), id, &headers).await
+}
+
+/// `POST /graphql` with a JSON body `{"query", "variables"?, "operationName"?}`.
+pub async fn post(
+    State(state): State<AppState>,
+    Extension(id): Extension<CorrelationId>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if !is_json_content(&headers) {
+        let message = "the request body must be JSON (Content-Type: application/json)";
+        return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, code::BAD_REQUEST, message, &id);
+    }
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(error) if is_too_large(&error) => {
+            let message = "request body is larger than 1 MiB";
+            return error_response(StatusCode::PAYLOAD_TOO_LARGE, code::PAYLOAD_TOO_LARGE, message, &id);
+        }
+        Err(error) => {
+            let message = format!("could not read the request body: {error}");
+            return error_response(StatusCode::BAD_REQUEST, code::BAD_REQUEST, message, &id);
+        }
+    };
+    match serde_json::from_slice::<async_graphql::Request>(&bytes) {
+        Ok(request) => execute(&state, request, id, &headers).await,
+        Err(error) => {
+            let message = format!("the body is not a GraphQL request ({{\"query\": \"…\"}}): {error}");
+            error_response(StatusCode::BAD_REQUEST, code::BAD_REQUEST, message, &id)
+        }
+    }
+}
+
+async fn execute(
+    state: &AppState,
+    request: async_graphql::Request,
+    id: CorrelationId,
+    headers: &HeaderMap,
+) -> Response {
+    let mut response = state.schema.execute(request.data(id.clone())).await;
+    for error in &mut response.errors {
+        label(error, &id);
+    }
+    let modern = accepts_graphql_response_json(headers);
+    let status = status_for(&response.errors, modern);
+    let content_type = if modern { GRAPHQL_RESPONSE_JSON } else { "application/json" };
+    let mut http = (status, axum::Json(response)).into_response();
+    http.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        http.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    http
+}
+
+/// Give every error a `code` (async-graphql's own input-coercion errors come without one:
+/// they are the caller's mistake) and the request's correlation id.
+fn label(error: &mut ServerError, id: &CorrelationId) {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", code::BAD_USER_INPUT);
+    }
+    extensions.set("correlationId", id.as_str());
+}
+
+fn status_for(errors: &[ServerError], modern: bool) -> StatusCode {
+    let has = |wanted: &str| {
+        errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .is_some_and(|code| *code == async_graphql::Value::from(wanted))
+        })
+    };
+    if has(code::METHOD_NOT_ALLOWED) {
+        StatusCode::METHOD_NOT_ALLOWED
+    } else if modern && (has(code::GRAPHQL_PARSE_FAILED) || has(code::GRAPHQL_VALIDATION_FAILED)) {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    }
+}
+
+fn accepts_graphql_response_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains(GRAPHQL_RESPONSE_JSON))
+}
+
+fn is_json_content(headers: &HeaderMap) -> bool {
+    // No content type at all is read as JSON, as most GraphQL clients expect.
+    headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or(""))
+        .is_none_or(|v| {
+            let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            essence == "application/json" || essence == GRAPHQL_RESPONSE_JSON
+        })
+}
+
+fn is_too_large(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = error.source();
+    while let Some(inner) = source {
+        if inner.is::<LengthLimitError>() {
+            return true;
+        }
+        source = inner.source();
+    }
+    false
+}

@@ -1,0 +1,89 @@
+//! The HTTP surface: routes, middleware and limits around the GraphQL schema.
+
+pub mod correlation;
+pub mod errors;
+pub mod graphql;
+pub mod playground;
+pub mod status;
+
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::routing::get;
+use axum::{Router, middleware};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::controller::SessionsController;
+use crate::graphql::AppSchema;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The executable GraphQL schema.
+    pub schema: AppSchema,
+    /// The business layer, for the status report.
+    pub controller: SessionsController,
+    /// When the service started, for its uptime.
+    pub started: Instant,
+    /// The GraphiQL page, rendered once.
+    pub playground: Bytes,
+}
+
+/// How the HTTP layer behaves, beyond the routes.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// Longest a request may take before it is answered with 408.
+    pub request_timeout: Duration,
+    /// Browser origins allowed to call the API (CORS); empty allows none.
+    pub allow_origins: Vec<HeaderValue>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            allow_origins: Vec::new(),
+        }
+    }
+}
+
+/// The service's routes with their middleware:
+/// `POST|GET /graphql`, `GET /` (GraphiQL), `GET /heartbeat`, `GET /status`.
+pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpOptions) -> Router {
+    let state = AppState {
+        schema,
+        controller,
+        started: Instant::now(),
+        playground: Bytes::from(playground::page("/graphql")),
+    };
+    let routes = Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/", get(playground::serve))
+        .route("/heartbeat", get(status::heartbeat))
+        .route("/status", get(status::status))
+        .with_state(state);
+    // Layers wrap what comes before them, so the last is outermost: the correlation id exists before the span is made and before any
+    // error body is written; the error mapper sits outside the limits it reports on.
+    routes
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout))
+        .layer(cors(&options.allow_origins))
+        .layer(middleware::map_response(errors::json_errors))
+        .layer(TraceLayer::new_for_http().make_span_with(correlation::span::<axum::body::Body>))
+        .layer(middleware::from_fn(correlation::assign))
+}
+
+fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, correlation::HEADER])
+        .expose_headers([correlation::HEADER])
+}

@@ -1,0 +1,84 @@
+//! The `SessionStore` trait every storage backend implements, and its error.
+//!
+//! The trait is shaped for SQL from the start: every method is async and fallible, and each
+//! mutation is one atomic step (a conditional update, not read-modify-write in the caller), so
+//! concurrent requests never lose an update.
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::model::{
+    Page, PageRequest, Session, SessionChange, SessionCounts, SessionFilter, SessionId,
+};
+
+/// A backend that keeps sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// A short name of the backend, e.g. `memory`, for status reports.
+    fn kind(&self) -> &'static str;
+
+    /// Add a new session.
+    async fn insert(&self, session: &Session) -> Result<(), StoreError>;
+
+    /// The session with this id, if any.
+    async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+
+    /// Sessions matching `filter`, ordered by `request_time` descending then id ascending.
+    async fn list(
+        &self,
+        filter: &SessionFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Session>, StoreError>;
+
+    /// Apply `change` and set `request_time = now`, only if the session exists and is open.
+    /// Returns the updated session, or `None` when it is unknown or closed.
+    async fn update_open(
+        &self,
+        id: &SessionId,
+        change: SessionChange,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError>;
+
+    /// Close the session at `now` (see [`Session::close`]) unless it already is closed.
+    /// Returns the session as it now stands, or `None` when it is unknown.
+    async fn close(&self, id: &SessionId, now: DateTime<Utc>)
+    -> Result<Option<Session>, StoreError>;
+
+    /// Close, at `now`, every open session whose `request_time` is before `cutoff`.
+    /// Returns how many were closed.
+    async fn close_expired(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Remove the session; returns it, or `None` when it was unknown.
+    async fn delete(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+
+    /// How many sessions are stored, and how many of them are open.
+    async fn counts(&self) -> Result<SessionCounts, StoreError>;
+}
+
+impl std::fmt::Debug for dyn SessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SessionStore({})", self.kind())
+    }
+}
+
+/// A failure of the storage backend itself (never of the caller's input).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A session with this id already exists.
+    #[error("session {0} already exists")]
+    Duplicate(SessionId),
+    /// The backend cannot be reached right now.
+    #[error("session store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The backend failed in another way.
+    #[error("session store failure")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}

@@ -1,0 +1,106 @@
+//! Shared test harness: start a server on port 0, send GraphQL over HTTP, read errors.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use sessions::clock::{Clock, SystemClock};
+use sessions::config::Config;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Start a server with the test defaults.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Config::for_tests(), Arc::new(SystemClock)).await
+}
+
+/// Start a server with this configuration and clock.
+pub async fn spawn_app_with(config: Config, clock: Arc<dyn Clock>) -> TestApp {
+    let app = sessions::app::build_with_clock(&config, clock)
+        .await
+        .expect("app builds");
+    let addr = app.local_addr();
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let handle = tokio::spawn(app.serve(async {
+        let _ = stop.await;
+    }));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        shutdown: Some(shutdown),
+        handle: Some(handle),
+    }
+}
+
+impl TestApp {
+    /// Full URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// POST a GraphQL request; returns the HTTP status and the JSON body.
+    pub async fn graphql_raw(&self, query: &str, variables: Value) -> (reqwest::StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// POST a GraphQL request that must be answered with 200; returns the JSON body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self.graphql_raw(query, variables).await;
+        assert_eq!(status, 200, "unexpected status; body: {body}");
+        body
+    }
+
+    /// Open a session for `user_id` and return it with all its fields.
+    pub async fn open_session(&self, user_id: &str) -> Value {
+        let body = self
+            .graphql(
+                &format!("mutation($input: OpenSessionInput!) {{ openSession(input: $input) {{ {SESSION_FIELDS} }} }}"),
+                json!({ "input": { "userId": user_id } }),
+            )
+            .await;
+        assert_no_errors(&body);
+        body["data"]["openSession"].clone()
+    }
+
+    /// Ask the server to shut down and wait until it has.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.handle
+            .take()
+            .expect("server still running")
+            .await
+            .expect("server task did not panic")
+    }
+}
+
+/// Every field of `Session`, for selections.
+pub const SESSION_FIELDS: &str =
+    "id userId userName active openTime requestTime closeTime address client user data";
+
+/// The `extensions.code` of the first error, if any.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// Fail with the body when it has errors.
+pub fn assert_no_errors(body: &Value) {
+    assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+}
