@@ -1,3 +1,9 @@
 //! End-to-end tests: each starts the real server on a free port and talks HTTP to it.
 
+#[allow(dead_code)]
 mod helpers;
+mod http;
+mod playground;
+mod schema;
+mod sessions;
+mod shutdown;
