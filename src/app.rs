@@ -70,7 +70,10 @@ impl App {
     ///
     /// # Errors
     /// When the listener fails.
-    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
         let cleanup = self.controller.spawn_cleanup();
         tracing::info!(
             addr = %self.addr,

@@ -11,7 +11,12 @@ use crate::http::{HttpOptions, MAX_BODY_BYTES};
 
 /// `sessions`: a user-sessions service with a GraphQL API.
 #[derive(Debug, Parser)]
-#[command(name = "sessions", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "sessions",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
@@ -85,7 +90,8 @@ impl Config {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 90s, 15m, 24h)"))?;
+    let duration =
+        humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 90s, 15m, 24h)"))?;
     if duration.is_zero() {
         return Err("must be longer than zero".into());
     }
@@ -95,7 +101,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Parse sizes like `65536`, `512B`, `64KiB`, `64KB`, `1MiB` (KB and KiB both mean 1024 bytes).
 fn parse_payload_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let number: usize = digits
         .parse()
@@ -116,7 +124,9 @@ fn parse_payload_size(text: &str) -> Result<usize, String> {
 fn parse_origin(text: &str) -> Result<HeaderValue, String> {
     let text = text.trim();
     if !(text.starts_with("http://") || text.starts_with("https://")) || text.ends_with('/') {
-        return Err(format!("{text:?} is not an origin like https://app.example.com"));
+        return Err(format!(
+            "{text:?} is not an origin like https://app.example.com"
+        ));
     }
     HeaderValue::from_str(text).map_err(|e| e.to_string())
 }

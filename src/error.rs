@@ -24,10 +24,22 @@ pub enum InputField {
     User,
     /// The session data JSON.
     Data,
+    /// The listing filter as a whole.
+    Filter,
+    /// The filter's `active` flag.
+    FilterActive,
+    /// The filter's lower time bound.
+    FromTime,
+    /// The filter's upper time bound.
+    ToTime,
+    /// The paging as a whole.
+    Paging,
     /// Paging: matches to skip.
     Skip,
     /// Paging: matches to return.
     Take,
+    /// Paging: whether to count all matches.
+    Total,
 }
 
 impl InputField {
@@ -42,8 +54,14 @@ impl InputField {
             Self::Client => "client",
             Self::User => "user",
             Self::Data => "data",
+            Self::Filter => "filter",
+            Self::FilterActive => "filter.active",
+            Self::FromTime => "filter.fromTime",
+            Self::ToTime => "filter.toTime",
+            Self::Paging => "paging",
             Self::Skip => "paging.skip",
             Self::Take => "paging.take",
+            Self::Total => "paging.total",
         }
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! - [`http`]: routes, correlation ids, limits, JSON error bodies, GraphiQL, `/status`.
 //! - [`graphql`]: the schema, its types and scalars, and error codes.
+//! - [`rest`]: the original Pip.Services v1 REST protocol, for existing clients.
 //! - [`controller`]: the business rules (ids, times, limits, expiry), shared by every API.
 //! - [`store`]: the [`store::SessionStore`] trait and its backends.
 //! - [`model`]: plain session data and the pure rules acting on it.
@@ -22,5 +23,6 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod model;
+pub mod rest;
 pub mod store;
 pub mod telemetry;

@@ -188,7 +188,9 @@ impl SessionFilter {
                 .as_deref()
                 .is_none_or(|user| session.user_id == user)
             && self.active.is_none_or(|active| session.active == active)
-            && self.from_time.is_none_or(|from| session.request_time >= from)
+            && self
+                .from_time
+                .is_none_or(|from| session.request_time >= from)
             && self.to_time.is_none_or(|to| session.request_time < to)
     }
 }
@@ -250,7 +252,10 @@ mod tests {
         let id = SessionId::random();
         let text = id.to_string();
         assert_eq!(text.len(), 32);
-        assert!(text.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            text.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_eq!(text.parse::<SessionId>(), Ok(id));
         assert_eq!(id.as_uuid().hyphenated().to_string().parse(), Ok(id));
         assert_eq!("not-an-id".parse::<SessionId>(), Err(InvalidSessionId));
@@ -262,7 +267,10 @@ mod tests {
         s.data = Some(Value::from("x"));
         s.user = Some(Value::from("y"));
         assert!(s.close(at(5)));
-        assert_eq!((s.active, s.close_time, s.request_time), (false, Some(at(5)), at(5)));
+        assert_eq!(
+            (s.active, s.close_time, s.request_time),
+            (false, Some(at(5)), at(5))
+        );
         assert_eq!((s.user.clone(), s.data.clone()), (None, None));
         let before = s.clone();
         assert!(!s.close(at(9)));

@@ -11,8 +11,8 @@ use tokio::task::JoinHandle;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{InputField, SessionError};
 use crate::model::{
-    NewSession, Page, PageRequest, Session, SessionChange, SessionCounts, SessionFilter,
-    SessionId, truncate_to_millis,
+    NewSession, Page, PageRequest, Session, SessionChange, SessionCounts, SessionFilter, SessionId,
+    truncate_to_millis,
 };
 use crate::store::SessionStore;
 
@@ -108,10 +108,17 @@ impl SessionsController {
     pub async fn open(&self, new: NewSession) -> Result<Session, SessionError> {
         let user_id = new.user_id.trim();
         if user_id.is_empty() {
-            return Err(SessionError::invalid(InputField::UserId, "must not be empty"));
+            return Err(SessionError::invalid(
+                InputField::UserId,
+                "must not be empty",
+            ));
         }
         check_length(InputField::UserId, Some(&new.user_id), MAX_USER_ID_CHARS)?;
-        check_length(InputField::UserName, new.user_name.as_deref(), MAX_TEXT_CHARS)?;
+        check_length(
+            InputField::UserName,
+            new.user_name.as_deref(),
+            MAX_TEXT_CHARS,
+        )?;
         check_length(InputField::Address, new.address.as_deref(), MAX_TEXT_CHARS)?;
         check_length(InputField::Client, new.client.as_deref(), MAX_TEXT_CHARS)?;
         self.check_payload(InputField::User, new.user.as_ref())?;
@@ -213,7 +220,9 @@ impl SessionsController {
     pub async fn close_expired(&self) -> Result<u64, SessionError> {
         let now = self.now();
         let timeout = TimeDelta::from_std(self.options.expire_timeout).unwrap_or(TimeDelta::MAX);
-        let cutoff = now.checked_sub_signed(timeout).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let cutoff = now
+            .checked_sub_signed(timeout)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let closed = self.store.close_expired(cutoff, now).await?;
         if closed > 0 {
             tracing::info!(closed, "expired sessions closed");

@@ -16,7 +16,11 @@ pub struct MutationRoot;
 #[Object(name = "Mutation")]
 impl MutationRoot {
     /// Open a new active session. Errors: `BAD_USER_INPUT` naming the field that breaks a limit.
-    async fn open_session(&self, ctx: &Context<'_>, input: OpenSessionInput) -> Result<SessionObject> {
+    async fn open_session(
+        &self,
+        ctx: &Context<'_>,
+        input: OpenSessionInput,
+    ) -> Result<SessionObject> {
         let controller = ctx.data::<SessionsController>()?;
         Ok(SessionObject(controller.open(input.into()).await.extend()?))
     }
@@ -62,7 +66,11 @@ impl MutationRoot {
     }
 
     /// Remove a session for good; returns it, or null when there was none.
-    async fn delete_session(&self, ctx: &Context<'_>, session_id: ID) -> Result<Option<SessionObject>> {
+    async fn delete_session(
+        &self,
+        ctx: &Context<'_>,
+        session_id: ID,
+    ) -> Result<Option<SessionObject>> {
         let controller = ctx.data::<SessionsController>()?;
         let id = parse_id(InputField::SessionId, &session_id).extend()?;
         Ok(controller.delete(&id).await.extend()?.map(SessionObject))

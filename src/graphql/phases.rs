@@ -45,11 +45,11 @@ impl Extension for RequestPhases {
             .run(ctx, query, variables)
             .await
             .map_err(|error| with_code(error, code::GRAPHQL_PARSE_FAILED))?;
-        if let Some(read_only) = ctx.data_opt::<ReadOnly>() {
-            if selects_mutation(&document, read_only.operation_name.as_deref()) {
-                let error = ServerError::new("mutations must be sent with POST, not GET", None);
-                return Err(with_code(error, code::METHOD_NOT_ALLOWED));
-            }
+        if let Some(read_only) = ctx.data_opt::<ReadOnly>()
+            && selects_mutation(&document, read_only.operation_name.as_deref())
+        {
+            let error = ServerError::new("mutations must be sent with POST, not GET", None);
+            return Err(with_code(error, code::METHOD_NOT_ALLOWED));
         }
         Ok(document)
     }
@@ -77,9 +77,7 @@ fn selects_mutation(document: &ExecutableDocument, name: Option<&str>) -> bool {
         (DocumentOperations::Multiple(ops), Some(name)) => ops
             .iter()
             .any(|(op_name, op)| op_name.as_str() == name && is_mutation(op.node.ty)),
-        (DocumentOperations::Multiple(ops), None) => {
-            ops.values().any(|op| is_mutation(op.node.ty))
-        }
+        (DocumentOperations::Multiple(ops), None) => ops.values().any(|op| is_mutation(op.node.ty)),
     }
 }
 

@@ -13,7 +13,10 @@ use super::errors::code;
 pub struct Timestamp(pub DateTime<Utc>);
 
 /// A point in time: RFC 3339 in UTC with milliseconds, e.g. "2026-11-25T17:04:05.123Z". Inputs may use any offset; they are converted to UTC.
-#[Scalar(name = "DateTime", specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339")]
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
+)]
 impl ScalarType for Timestamp {
     fn parse(value: Value) -> InputValueResult<Self> {
         let Value::String(text) = &value else {

@@ -1,7 +1,9 @@
 //! Correlation ids: one per request, from the client's `X-Correlation-Id` or generated.
 
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue};
+use std::collections::HashMap;
+
+use axum::extract::{Query, Request};
+use axum::http::{HeaderName, HeaderValue, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Span;
@@ -38,14 +40,26 @@ impl CorrelationId {
 }
 
 /// Middleware: give the request its correlation id and echo it in the response header.
+///
+/// The id comes from the `X-Correlation-Id` header, else from a `correlation_id` query
+/// parameter (which the original's REST clients add), else it is generated.
 pub async fn assign(mut request: Request, next: Next) -> Response {
-    let id = CorrelationId::from_header(request.headers().get(HEADER));
+    let id = match request.headers().get(HEADER) {
+        Some(header) => CorrelationId::from_header(Some(header)),
+        None => CorrelationId::from_header(from_query(request.uri()).as_ref()),
+    };
     request.extensions_mut().insert(id.clone());
     let mut response = next.run(request).await;
     if let Ok(value) = HeaderValue::from_str(id.as_str()) {
         response.headers_mut().insert(HEADER, value);
     }
     response
+}
+
+/// The `correlation_id` query parameter, when there is one.
+fn from_query(uri: &Uri) -> Option<HeaderValue> {
+    let Query(params) = Query::<HashMap<String, String>>::try_from_uri(uri).ok()?;
+    HeaderValue::from_str(params.get("correlation_id")?).ok()
 }
 
 /// The log span of a request, carrying its correlation id (for `TraceLayer`).

@@ -1,12 +1,13 @@
 //! GraphQL-shaped JSON error bodies, and the layer that turns every other error response into one.
 
 use axum::Extension;
-use axum::http::{StatusCode, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::correlation::CorrelationId;
 use crate::graphql::errors::code;
+use crate::rest::errors::ErrorDescription;
 
 /// A response whose body is `{"errors": [{"message", "extensions": {"code", "correlationId"}}]}`.
 pub fn error_response(
@@ -27,7 +28,10 @@ pub fn error_response(
 /// Response mapper: an error status whose body is not JSON (axum's and tower-http's own
 /// rejections: 404, 405, 408, 413, …) gets a JSON error body in its place, so clients can
 /// always parse what they receive.
+///
+/// Under the v1 REST prefix the body is a Pip.Services error description instead.
 pub async fn json_errors(
+    uri: Uri,
     correlation_id: Option<Extension<CorrelationId>>,
     response: Response,
 ) -> Response {
@@ -37,18 +41,31 @@ pub async fn json_errors(
     }
     let id = correlation_id.map_or_else(CorrelationId::generate, |Extension(id)| id);
     let (code, message) = match status {
-        StatusCode::NOT_FOUND => (code::ROUTE_NOT_FOUND, "no such route; GraphQL is at /graphql"),
-        StatusCode::METHOD_NOT_ALLOWED => (code::METHOD_NOT_ALLOWED, "method not allowed on this route"),
-        StatusCode::PAYLOAD_TOO_LARGE => (code::PAYLOAD_TOO_LARGE, "request body is larger than 1 MiB"),
+        StatusCode::NOT_FOUND => (
+            code::ROUTE_NOT_FOUND,
+            "no such route; GraphQL is at /graphql",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            (code::METHOD_NOT_ALLOWED, "method not allowed on this route")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            (code::PAYLOAD_TOO_LARGE, "request body is larger than 1 MiB")
+        }
         StatusCode::REQUEST_TIMEOUT => (code::REQUEST_TIMEOUT, "request took too long"),
         s if s.is_server_error() => (code::INTERNAL_SERVER_ERROR, "internal error"),
         _ => (code::BAD_REQUEST, "bad request"),
     };
-    let mut replacement = error_response(status, code, message, &id);
+    let mut replacement = if uri.path().starts_with(crate::rest::PREFIX) {
+        ErrorDescription::new(status, code, message, &id).into_response()
+    } else {
+        error_response(status, code, message, &id)
+    };
     // Keep headers such as `Allow` that tell the client what to do instead.
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            replacement.headers_mut().insert(name.clone(), value.clone());
+            replacement
+                .headers_mut()
+                .insert(name.clone(), value.clone());
         }
     }
     replacement
@@ -59,5 +76,7 @@ fn is_json(response: &Response) -> bool {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("application/graphql-response+json"))
+        .is_some_and(|v| {
+            v.starts_with("application/json") || v.starts_with("application/graphql-response+json")
+        })
 }

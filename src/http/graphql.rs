@@ -10,19 +10,17 @@
 //! | document fails to parse or validate | 400 when the client accepts `application/graphql-response+json`, else 200 (`application/json`), as the spec says |
 //! | anything else | 200, with `errors` for failed fields |
 
-use std::error::Error as _;
-
 use async_graphql::ServerError;
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::LengthLimitError;
 
+use super::AppState;
+use super::body::{self, BodyError};
 use super::correlation::CorrelationId;
 use super::errors::error_response;
-use super::{AppState, MAX_BODY_BYTES};
 use crate::graphql::errors::code;
 use crate::graphql::phases::ReadOnly;
 
@@ -38,7 +36,8 @@ pub async fn get(
     let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
         Ok(request) => request,
         Err(error) => {
-            let message = format!("GET /graphql needs a `query` parameter ({error}); the playground is at /");
+            let message =
+                format!("GET /graphql needs a `query` parameter ({error}); the playground is at /");
             return error_response(StatusCode::BAD_REQUEST, code::BAD_REQUEST, message, &id);
         }
     };
@@ -57,23 +56,37 @@ pub async fn post(
 ) -> Response {
     if !is_json_content(&headers) {
         let message = "the request body must be JSON (Content-Type: application/json)";
-        return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, code::BAD_REQUEST, message, &id);
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code::BAD_REQUEST,
+            message,
+            &id,
+        );
     }
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let bytes = match body::read(body).await {
         Ok(bytes) => bytes,
-        Err(error) if is_too_large(&error) => {
-            let message = "request body is larger than 1 MiB";
-            return error_response(StatusCode::PAYLOAD_TOO_LARGE, code::PAYLOAD_TOO_LARGE, message, &id);
+        Err(error @ BodyError::TooLarge) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                code::PAYLOAD_TOO_LARGE,
+                error.to_string(),
+                &id,
+            );
         }
         Err(error) => {
-            let message = format!("could not read the request body: {error}");
-            return error_response(StatusCode::BAD_REQUEST, code::BAD_REQUEST, message, &id);
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                code::BAD_REQUEST,
+                error.to_string(),
+                &id,
+            );
         }
     };
     match serde_json::from_slice::<async_graphql::Request>(&bytes) {
         Ok(request) => execute(&state, request, id, &headers).await,
         Err(error) => {
-            let message = format!("the body is not a GraphQL request ({{\"query\": \"…\"}}): {error}");
+            let message =
+                format!("the body is not a GraphQL request ({{\"query\": \"…\"}}): {error}");
             error_response(StatusCode::BAD_REQUEST, code::BAD_REQUEST, message, &id)
         }
     }
@@ -91,12 +104,17 @@ async fn execute(
     }
     let modern = accepts_graphql_response_json(headers);
     let status = status_for(&response.errors, modern);
-    let content_type = if modern { GRAPHQL_RESPONSE_JSON } else { "application/json" };
+    let content_type = if modern {
+        GRAPHQL_RESPONSE_JSON
+    } else {
+        "application/json"
+    };
     let mut http = (status, axum::Json(response)).into_response();
     http.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if status == StatusCode::METHOD_NOT_ALLOWED {
-        http.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        http.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
     http
 }
@@ -143,18 +161,12 @@ fn is_json_content(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .map(|v| v.to_str().unwrap_or(""))
         .is_none_or(|v| {
-            let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let essence = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             essence == "application/json" || essence == GRAPHQL_RESPONSE_JSON
         })
-}
-
-fn is_too_large(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = error.source();
-    while let Some(inner) = source {
-        if inner.is::<LengthLimitError>() {
-            return true;
-        }
-        source = inner.source();
-    }
-    false
 }

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, middleware and limits around the GraphQL schema.
 
+pub mod body;
 pub mod correlation;
 pub mod errors;
 pub mod graphql;
@@ -55,7 +56,8 @@ impl Default for HttpOptions {
 }
 
 /// The service's routes with their middleware:
-/// `POST|GET /graphql`, `GET /` (GraphiQL), `GET /heartbeat`, `GET /status`.
+/// `POST|GET /graphql`, `GET /` (GraphiQL), `GET /heartbeat`, `GET /status`, and the v1
+/// REST commands under `POST /v1/sessions/`.
 pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpOptions) -> Router {
     let state = AppState {
         schema,
@@ -68,12 +70,16 @@ pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpO
         .route("/", get(playground::serve))
         .route("/heartbeat", get(status::heartbeat))
         .route("/status", get(status::status))
+        .merge(crate::rest::routes())
         .with_state(state);
     // Layers wrap what comes before them, so the last is outermost: the correlation id exists before the span is made and before any
     // error body is written; the error mapper sits outside the limits it reports on.
     routes
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            options.request_timeout,
+        ))
         .layer(cors(&options.allow_origins))
         .layer(middleware::map_response(errors::json_errors))
         .layer(TraceLayer::new_for_http().make_span_with(correlation::span::<axum::body::Body>))
@@ -84,6 +90,10 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, correlation::HEADER])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            correlation::HEADER,
+        ])
         .expose_headers([correlation::HEADER])
 }

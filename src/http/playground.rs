@@ -10,14 +10,38 @@ use super::AppState;
 
 /// Each example operation: its file name and its text, compiled into the binary.
 pub const EXAMPLES: &[(&str, &str)] = &[
-    ("open-session.graphql", include_str!("../../playground/open-session.graphql")),
-    ("get-session.graphql", include_str!("../../playground/get-session.graphql")),
-    ("list-user-sessions.graphql", include_str!("../../playground/list-user-sessions.graphql")),
-    ("store-session-data.graphql", include_str!("../../playground/store-session-data.graphql")),
-    ("update-session-user.graphql", include_str!("../../playground/update-session-user.graphql")),
-    ("close-session.graphql", include_str!("../../playground/close-session.graphql")),
-    ("close-expired-sessions.graphql", include_str!("../../playground/close-expired-sessions.graphql")),
-    ("delete-session.graphql", include_str!("../../playground/delete-session.graphql")),
+    (
+        "open-session.graphql",
+        include_str!("../../playground/open-session.graphql"),
+    ),
+    (
+        "get-session.graphql",
+        include_str!("../../playground/get-session.graphql"),
+    ),
+    (
+        "list-user-sessions.graphql",
+        include_str!("../../playground/list-user-sessions.graphql"),
+    ),
+    (
+        "store-session-data.graphql",
+        include_str!("../../playground/store-session-data.graphql"),
+    ),
+    (
+        "update-session-user.graphql",
+        include_str!("../../playground/update-session-user.graphql"),
+    ),
+    (
+        "close-session.graphql",
+        include_str!("../../playground/close-session.graphql"),
+    ),
+    (
+        "close-expired-sessions.graphql",
+        include_str!("../../playground/close-expired-sessions.graphql"),
+    ),
+    (
+        "delete-session.graphql",
+        include_str!("../../playground/delete-session.graphql"),
+    ),
 ];
 
 const TEMPLATE: &str = include_str!("../../playground/index.html");
@@ -44,8 +68,12 @@ pub fn page(endpoint: &str) -> String {
         .map(|(name, _)| format!("<li>{name}</li>"))
         .collect();
     // Inside a <script> element only "</" can end it early; JSON allows "<\/" for it.
-    let tabs = serde_json::Value::from(tabs).to_string().replace("</", "<\\/");
-    let endpoint = serde_json::Value::from(endpoint).to_string().replace("</", "<\\/");
+    let tabs = serde_json::Value::from(tabs)
+        .to_string()
+        .replace("</", "<\\/");
+    let endpoint = serde_json::Value::from(endpoint)
+        .to_string()
+        .replace("</", "<\\/");
     TEMPLATE
         .replace("__TABS__", &tabs)
         .replace("__ENDPOINT__", &endpoint)

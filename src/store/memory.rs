@@ -75,7 +75,10 @@ impl Inner {
     }
 
     /// The keys a listing has to look at, newest first, already cut to the time bounds.
-    fn candidates<'a>(&'a self, filter: &SessionFilter) -> Box<dyn Iterator<Item = &'a SortKey> + 'a> {
+    fn candidates<'a>(
+        &'a self,
+        filter: &SessionFilter,
+    ) -> Box<dyn Iterator<Item = &'a SortKey> + 'a> {
         let index = match &filter.user_id {
             Some(user) => match self.by_user.get(user) {
                 Some(keys) => keys,
@@ -91,10 +94,10 @@ impl Inner {
         let end = filter.from_time.map_or(Bound::Unbounded, |from| {
             Bound::Included((Reverse(from), SessionId::MAX))
         });
-        if let (Some(from), Some(to)) = (filter.from_time, filter.to_time) {
-            if from >= to {
-                return Box::new(std::iter::empty());
-            }
+        if let (Some(from), Some(to)) = (filter.from_time, filter.to_time)
+            && from >= to
+        {
+            return Box::new(std::iter::empty());
         }
         Box::new(index.range((start, end)))
     }
@@ -139,7 +142,12 @@ impl SessionStore for MemoryStore {
             // One candidate at most: no index walk needed.
             let found = inner.sessions.get(&id).filter(|s| filter.matches(s));
             let total = page.total.then_some(u64::from(found.is_some()));
-            let data = found.into_iter().skip(page.skip).take(page.take).cloned().collect();
+            let data = found
+                .into_iter()
+                .skip(page.skip)
+                .take(page.take)
+                .cloned()
+                .collect();
             return Ok(Page { total, data });
         }
         let matches = inner

@@ -45,8 +45,11 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Close the session at `now` (see [`Session::close`]) unless it already is closed.
     /// Returns the session as it now stands, or `None` when it is unknown.
-    async fn close(&self, id: &SessionId, now: DateTime<Utc>)
-    -> Result<Option<Session>, StoreError>;
+    async fn close(
+        &self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError>;
 
     /// Close, at `now`, every open session whose `request_time` is before `cutoff`.
     /// Returns how many were closed.

@@ -1,0 +1,160 @@
+//! The original Pip.Services REST protocol (v1): `POST /v1/sessions/<command>` with a JSON
+//! body, so existing `SessionsHttpClientV1` clients keep working.
+//!
+//! This layer only translates: JSON to controller calls ([`wire`]) and controller errors to
+//! status codes and Pip.Services error descriptions ([`errors`]). Every rule lives in the
+//! controller, shared with the GraphQL API.
+
+pub mod errors;
+pub mod wire;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use serde_json::{Value, json};
+
+use crate::controller::SessionsController;
+use crate::error::SessionError;
+use crate::http::AppState;
+use crate::http::body::{self, BodyError};
+use crate::http::correlation::CorrelationId;
+use crate::model::Session;
+use errors::{ErrorDescription, session_error};
+use wire::{PageV1, SessionV1};
+
+/// Path prefix of the v1 protocol.
+pub const PREFIX: &str = "/v1/";
+
+/// The commands of the v1 protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `get_sessions`: a page of sessions by filter.
+    GetSessions,
+    /// `get_session_by_id`: one session.
+    GetSessionById,
+    /// `open_session`: open a new session.
+    OpenSession,
+    /// `store_session_data`: replace an open session's data.
+    StoreSessionData,
+    /// `update_session_user`: replace an open session's cached user.
+    UpdateSessionUser,
+    /// `close_session`: close a session.
+    CloseSession,
+    /// `close_expired_sessions`: close idle sessions.
+    CloseExpiredSessions,
+    /// `delete_session_by_id`: remove a session.
+    DeleteSessionById,
+}
+
+impl Command {
+    /// Every command with its wire name.
+    pub const ALL: [(&'static str, Command); 8] = [
+        ("get_sessions", Self::GetSessions),
+        ("get_session_by_id", Self::GetSessionById),
+        ("open_session", Self::OpenSession),
+        ("store_session_data", Self::StoreSessionData),
+        ("update_session_user", Self::UpdateSessionUser),
+        ("close_session", Self::CloseSession),
+        ("close_expired_sessions", Self::CloseExpiredSessions),
+        ("delete_session_by_id", Self::DeleteSessionById),
+    ];
+
+    /// The command with this wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+    }
+}
+
+/// The v1 routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/sessions/{command}", post(command))
+}
+
+/// `POST /v1/sessions/{command}`.
+async fn command(
+    State(state): State<AppState>,
+    Extension(id): Extension<CorrelationId>,
+    Path(name): Path<String>,
+    body: axum::body::Body,
+) -> Response {
+    let Some(command) = Command::parse(&name) else {
+        let known: Vec<&str> = Command::ALL.iter().map(|(n, _)| *n).collect();
+        let message = format!("unknown command {name:?}; known: {}", known.join(", "));
+        return ErrorDescription::new(StatusCode::NOT_FOUND, "UNKNOWN_COMMAND", message, &id)
+            .into_response();
+    };
+    let params = match read_params(body).await {
+        Ok(params) => params,
+        Err((status, code, message)) => {
+            return ErrorDescription::new(status, code, message, &id).into_response();
+        }
+    };
+    match run(&state.controller, command, &params).await {
+        Ok(response) => response,
+        Err(error) => session_error(&error, &id),
+    }
+}
+
+/// Read the body as a JSON object; an empty body counts as `{}`.
+async fn read_params(
+    body: axum::body::Body,
+) -> Result<wire::Body, (StatusCode, &'static str, String)> {
+    let bytes = body::read(body).await.map_err(|error| match error {
+        BodyError::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            error.to_string(),
+        ),
+        BodyError::Unreadable(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST", error.to_string()),
+    })?;
+    let bad_json = |message: String| (StatusCode::BAD_REQUEST, "INVALID_JSON", message);
+    let value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| bad_json(format!("the request body is not valid JSON: {e}")))?
+    };
+    wire::Body::new(value).map_err(bad_json)
+}
+
+async fn run(
+    controller: &SessionsController,
+    command: Command,
+    params: &wire::Body,
+) -> Result<Response, SessionError> {
+    let session = |s: &Session| Json(SessionV1::full(s)).into_response();
+    let maybe_session = |s: Option<Session>| match s {
+        Some(found) => session(&found),
+        None => StatusCode::NO_CONTENT.into_response(),
+    };
+    Ok(match command {
+        Command::GetSessions => {
+            let page = controller.list(&params.filter()?, params.paging()?).await?;
+            let data = page.data.iter().map(SessionV1::summary).collect();
+            Json(PageV1 {
+                total: page.total,
+                data,
+            })
+            .into_response()
+        }
+        Command::GetSessionById => maybe_session(controller.get(&params.session_id()?).await?),
+        Command::OpenSession => session(&controller.open(params.new_session()?).await?),
+        Command::StoreSessionData => {
+            let id = params.session_id()?;
+            session(&controller.store_data(&id, params.json("data")).await?)
+        }
+        Command::UpdateSessionUser => {
+            let id = params.session_id()?;
+            session(&controller.update_user(&id, params.json("user")).await?)
+        }
+        Command::CloseSession => session(&controller.close(&params.session_id()?).await?),
+        Command::CloseExpiredSessions => {
+            Json(json!({ "closed": controller.close_expired().await? })).into_response()
+        }
+        Command::DeleteSessionById => {
+            maybe_session(controller.delete(&params.session_id()?).await?)
+        }
+    })
+}
