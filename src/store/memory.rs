@@ -245,3 +245,102 @@ impl SessionStore for MemoryStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Index invariants listings cannot show: a stale key of a deleted session is skipped by
+    //! `list`, and an empty per-user set is invisible, yet both would leak memory.
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::NewSession;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(ms).expect("valid time")
+    }
+
+    fn session(user: &str, ms: i64) -> Session {
+        let new = NewSession {
+            user_id: user.into(),
+            ..NewSession::default()
+        };
+        Session::open(SessionId::random(), new, at(ms))
+    }
+
+    /// Each index holds exactly the current key of each stored session, no user set is empty,
+    /// and the active counter matches.
+    #[track_caller]
+    fn assert_indexes_match(store: &MemoryStore) {
+        let inner = store.read();
+        let current: BTreeSet<SortKey> = inner.sessions.values().map(Session::sort_key).collect();
+        assert_eq!(inner.order, current);
+        for (user, keys) in &inner.by_user {
+            assert!(!keys.is_empty(), "empty index left for {user}");
+            for key in keys {
+                let session = &inner.sessions[&key.1];
+                assert_eq!((&session.user_id, session.sort_key()), (user, *key));
+            }
+        }
+        let indexed: usize = inner.by_user.values().map(BTreeSet::len).sum();
+        assert_eq!(indexed, inner.sessions.len());
+        let active = inner.sessions.values().filter(|s| s.active).count() as u64;
+        assert_eq!(inner.active, active);
+    }
+
+    #[tokio::test]
+    async fn indexes_keep_only_current_keys_through_updates_closes_expiry_and_deletes() {
+        let store = MemoryStore::new();
+        let users = ["alice", "bob", "alice", "bob", "alice", "bob"];
+        let sessions: Vec<Session> = (0..6).map(|i| session(users[i], i as i64)).collect();
+        for s in &sessions {
+            store.insert(s).await.expect("inserts");
+        }
+
+        for round in 0..30 {
+            let id = sessions[round % 6].id;
+            let change = SessionChange::Data(Some(json!(round)));
+            store
+                .update_open(&id, change, at(100 + round as i64))
+                .await
+                .expect("updates");
+            assert_indexes_match(&store);
+        }
+        store.close(&sessions[0].id, at(200)).await.expect("closes");
+        assert_indexes_match(&store);
+        let expired = store
+            .close_expired(at(127), at(300))
+            .await
+            .expect("expires");
+        assert_indexes_match(&store);
+        for bob in [1, 3, 5] {
+            store.delete(&sessions[bob].id).await.expect("deletes");
+            assert_indexes_match(&store);
+        }
+
+        // Rounds 24..=29 last touched sessions 0..=5 at 124..=129; session 0 was closed since,
+        // so only those at 125 and 126 are before the cutoff and still open.
+        assert_eq!(expired, 2);
+        assert!(!store.read().by_user.contains_key("bob"));
+        assert_eq!(store.read().order.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn inserting_an_id_twice_fails_and_leaves_the_indexes_alone() {
+        let store = MemoryStore::new();
+        let first = session("alice", 1);
+        store.insert(&first).await.expect("inserts");
+        let twin = Session {
+            user_id: "bob".into(),
+            request_time: at(2),
+            ..first.clone()
+        };
+
+        let result = store.insert(&twin).await;
+
+        assert!(matches!(result, Err(StoreError::Duplicate(id)) if id == first.id));
+        assert_eq!(store.get(&first.id).await.expect("gets"), Some(first));
+        assert_indexes_match(&store);
+        assert!(!store.read().by_user.contains_key("bob"));
+    }
+}
