@@ -4,6 +4,7 @@
 mod helpers;
 mod http;
 mod playground;
+mod rest;
 mod schema;
 mod sessions;
 mod shutdown;
