@@ -10,12 +10,15 @@
 //! | document fails to parse or validate | 400 when the client accepts `application/graphql-response+json`, else 200 (`application/json`), as the spec says |
 //! | anything else | 200, with `errors` for failed fields |
 
-use async_graphql::ServerError;
+use async_graphql::{ServerError, Variables};
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::AppState;
 use super::body::{self, BodyError};
@@ -31,9 +34,12 @@ pub async fn get(
     State(state): State<AppState>,
     Extension(id): Extension<CorrelationId>,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    params: Result<Query<Params<String>>, QueryRejection>,
 ) -> Response {
-    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
+    let request = params
+        .map_err(|rejection| rejection.body_text())
+        .and_then(|Query(params)| params.into_request());
+    let request = match request {
         Ok(request) => request,
         Err(error) => {
             let message =
@@ -82,13 +88,59 @@ pub async fn post(
             );
         }
     };
-    match serde_json::from_slice::<async_graphql::Request>(&bytes) {
+    let request = serde_json::from_slice::<Params<Map<String, Value>>>(&bytes)
+        .map_err(|error| error.to_string())
+        .and_then(Params::into_request);
+    match request {
         Ok(request) => execute(&state, request, id, &headers).await,
         Err(error) => {
             let message =
                 format!("the body is not a GraphQL request ({{\"query\": \"…\"}}): {error}");
             error_response(StatusCode::BAD_REQUEST, code::BAD_REQUEST, message, &id)
         }
+    }
+}
+
+/// The parameters of a GraphQL-over-HTTP request, named as the spec names them. Our own type
+/// rather than async-graphql's: that one reads a missing `query` as "" and, over GET, expects
+/// `operation_name` instead of `operationName`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Params<V> {
+    query: String,
+    operation_name: Option<String>,
+    /// A JSON object in a POST body; JSON text in a GET query string.
+    variables: Option<V>,
+}
+
+impl<V: VariablesSource> Params<V> {
+    fn into_request(self) -> Result<async_graphql::Request, String> {
+        let mut request = async_graphql::Request::new(self.query);
+        if let Some(name) = self.operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(variables) = self.variables {
+            request = request.variables(Variables::from_json(Value::Object(variables.into_map()?)));
+        }
+        Ok(request)
+    }
+}
+
+/// Where `variables` come from: an object already parsed, or JSON text to parse.
+pub trait VariablesSource {
+    /// The variables as a JSON object.
+    fn into_map(self) -> Result<Map<String, Value>, String>;
+}
+
+impl VariablesSource for Map<String, Value> {
+    fn into_map(self) -> Result<Map<String, Value>, String> {
+        Ok(self)
+    }
+}
+
+impl VariablesSource for String {
+    fn into_map(self) -> Result<Map<String, Value>, String> {
+        serde_json::from_str(&self).map_err(|e| format!("`variables` is not a JSON object: {e}"))
     }
 }
 
