@@ -8,6 +8,8 @@ use crate::store::StoreError;
 /// An input field a rule can reject; each API prints it in its own naming convention.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputField {
+    /// The id argument of a lookup.
+    Id,
     /// A session id argument.
     SessionId,
     /// The filter's session id.
@@ -46,6 +48,7 @@ impl InputField {
     /// The field's name in the GraphQL API (camelCase).
     pub fn graphql_name(self) -> &'static str {
         match self {
+            Self::Id => "id",
             Self::SessionId => "sessionId",
             Self::FilterId => "filter.id",
             Self::UserId => "userId",

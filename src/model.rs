@@ -110,6 +110,7 @@ impl Session {
         if !self.active {
             return false;
         }
+        let now = self.latest(now);
         self.active = false;
         self.close_time = Some(now);
         self.request_time = now;
@@ -124,7 +125,13 @@ impl Session {
             SessionChange::Data(data) => self.data = data,
             SessionChange::User(user) => self.user = user,
         }
-        self.request_time = now;
+        self.request_time = self.latest(now);
+    }
+
+    // Times are read before the store's lock is taken, so a write that got the lock first may
+    // carry a later time: a session's last activity never moves backwards.
+    fn latest(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.request_time.max(now)
     }
 
     /// True when the session is open and its last activity is strictly before `cutoff`.
@@ -275,6 +282,16 @@ mod tests {
         let before = s.clone();
         assert!(!s.close(at(9)));
         assert_eq!(s, before);
+    }
+
+    #[test]
+    fn a_write_stamped_before_a_later_one_does_not_move_activity_backwards() {
+        let mut s = session("u", 1_000);
+        s.apply(SessionChange::Data(Some(Value::from(1))), at(2_000));
+        s.apply(SessionChange::Data(Some(Value::from(2))), at(1_500));
+        assert_eq!(s.request_time, at(2_000));
+        assert!(s.close(at(1_800)));
+        assert_eq!((s.request_time, s.close_time), (at(2_000), Some(at(2_000))));
     }
 
     #[test]

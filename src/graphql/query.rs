@@ -18,7 +18,7 @@ impl QueryRoot {
     /// The session with this id, or null when there is none. Errors: `BAD_USER_INPUT` for a malformed id.
     async fn session(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SessionObject>> {
         let controller = ctx.data::<SessionsController>()?;
-        let id = parse_id(InputField::SessionId, &id).extend()?;
+        let id = parse_id(InputField::Id, &id).extend()?;
         Ok(controller.get(&id).await.extend()?.map(SessionObject))
     }
 

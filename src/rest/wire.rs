@@ -75,6 +75,7 @@ pub fn format_time(time: DateTime<Utc>) -> String {
 /// The v1 name of an input field (snake_case), for error messages.
 pub fn field_name(field: InputField) -> &'static str {
     match field {
+        InputField::Id => "id",
         InputField::SessionId => "session_id",
         InputField::FilterId => "filter.id",
         InputField::UserId => "user_id",

@@ -1,6 +1,5 @@
 //! End-to-end tests: each starts the real server on a free port and talks HTTP to it.
 
-#[allow(dead_code)]
 mod helpers;
 mod http;
 mod playground;
