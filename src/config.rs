@@ -53,7 +53,7 @@ pub struct Config {
     /// Longest a request may take before it is answered with 408 (e.g. 30s).
     #[arg(long, env = "SESSIONS_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
-    /// Browser origin allowed to call the API (CORS), e.g. https://app.example.com; repeat or
+    /// Browser origin allowed to call the API (CORS), e.g. `https://app.example.com`; repeat or
     /// separate with commas. None by default.
     #[arg(long = "allow-origin", env = "SESSIONS_ALLOW_ORIGIN", value_delimiter = ',', value_parser = parse_origin)]
     pub allow_origins: Vec<HeaderValue>,
@@ -85,6 +85,7 @@ impl Config {
         HttpOptions {
             request_timeout: self.request_timeout,
             allow_origins: self.allow_origins.clone(),
+            base_path: String::new(),
         }
     }
 }

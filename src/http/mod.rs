@@ -44,6 +44,9 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// Browser origins allowed to call the API (CORS); empty allows none.
     pub allow_origins: Vec<HeaderValue>,
+    /// The path this router is nested under in a larger app (e.g. `/sessions`), so the
+    /// playground calls the right endpoint; empty when it is served at the root.
+    pub base_path: String,
 }
 
 impl Default for HttpOptions {
@@ -51,6 +54,7 @@ impl Default for HttpOptions {
         Self {
             request_timeout: Duration::from_secs(30),
             allow_origins: Vec::new(),
+            base_path: String::new(),
         }
     }
 }
@@ -63,7 +67,10 @@ pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpO
         schema,
         controller,
         started: Instant::now(),
-        playground: Bytes::from(playground::page("/graphql")),
+        playground: Bytes::from(playground::page(&format!(
+            "{}/graphql",
+            options.base_path.trim_end_matches('/')
+        ))),
     };
     let routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
