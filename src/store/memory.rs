@@ -13,6 +13,9 @@ use crate::model::{
     Page, PageRequest, Session, SessionChange, SessionCounts, SessionFilter, SessionId, SortKey,
 };
 
+/// Most sessions closed under one hold of the write lock by `close_expired`.
+const EXPIRY_BATCH: usize = 1024;
+
 /// Keeps sessions in process memory; they are lost when the process stops.
 ///
 /// Lookups by id are hash lookups. Listings walk an ordered index (the global one, or the
@@ -202,20 +205,36 @@ impl SessionStore for MemoryStore {
         cutoff: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let mut inner = self.write();
-        // Oldest first, stopping at the first key at or after the cutoff.
-        let expired: Vec<SessionId> = inner
-            .order
-            .iter()
-            .rev()
-            .take_while(|(Reverse(time), _)| *time < cutoff)
-            .map(|(_, id)| *id)
-            .filter(|id| inner.sessions.get(id).is_some_and(|s| s.is_expired(cutoff)))
-            .collect();
-        for id in &expired {
-            inner.modify(id, |s| s.close(now));
+        // In batches, so a large expiry never holds the write lock for long: other requests
+        // get in between batches.
+        let mut closed = 0;
+        // Where the previous batch stopped: keys from there on (older ones) were looked at.
+        let mut resume: Option<SortKey> = None;
+        loop {
+            let mut inner = self.write();
+            let candidates = match resume {
+                Some(key) => inner.order.range(..key),
+                None => inner.order.range(..),
+            };
+            // Oldest first, stopping at the first key at or after the cutoff.
+            let mut seen = None;
+            let batch: Vec<SessionId> = candidates
+                .rev()
+                .take_while(|(Reverse(time), _)| *time < cutoff)
+                .inspect(|key| seen = Some(**key))
+                .map(|(_, id)| *id)
+                .filter(|id| inner.sessions.get(id).is_some_and(|s| s.is_expired(cutoff)))
+                .take(EXPIRY_BATCH)
+                .collect();
+            for id in &batch {
+                inner.modify(id, |s| s.close(now));
+            }
+            closed += batch.len() as u64;
+            if batch.len() < EXPIRY_BATCH {
+                return Ok(closed);
+            }
+            resume = seen;
         }
-        Ok(expired.len() as u64)
     }
 
     async fn delete(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -342,5 +361,46 @@ mod tests {
         assert_eq!(store.get(&first.id).await.expect("gets"), Some(first));
         assert_indexes_match(&store);
         assert!(!store.read().by_user.contains_key("bob"));
+    }
+
+    #[tokio::test]
+    async fn expiry_larger_than_one_batch_closes_every_expired_session_once() {
+        let store = MemoryStore::new();
+        let count = EXPIRY_BATCH * 2 + 7;
+        let mut sampled = Vec::new();
+        for n in 0..count {
+            let s = session("u", n as i64);
+            store.insert(&s).await.expect("inserts");
+            // Old sessions closed long ago sit among the expired ones and must be skipped.
+            if n % 3 == 0 {
+                store.close(&s.id, at(n as i64)).await.expect("closes");
+            }
+            if n % 5 == 0 {
+                sampled.push(s.id);
+            }
+        }
+        let fresh = session("u", 10_000_000);
+        store.insert(&fresh).await.expect("inserts");
+        let open_before = store.counts().await.expect("counts").active;
+
+        let closed = store
+            .close_expired(at(count as i64), at(20_000_000))
+            .await
+            .expect("expires");
+
+        assert_eq!(closed, open_before - 1);
+        assert_eq!(store.counts().await.expect("counts").active, 1);
+        assert!(
+            store
+                .get(&fresh.id)
+                .await
+                .expect("gets")
+                .is_some_and(|s| s.active)
+        );
+        for id in sampled {
+            let s = store.get(&id).await.expect("gets").expect("exists");
+            assert!(!s.active);
+        }
+        assert_indexes_match(&store);
     }
 }
