@@ -80,3 +80,8 @@ pub use graphql::{AppSchema, build_schema};
 pub use http::{HttpOptions, router};
 pub use model::{NewSession, Page, Session, SessionFilter, SessionId};
 pub use store::{MemoryStore, SessionStore, StoreError};
+
+/// The Rust examples in README.md, compiled as doc tests so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
