@@ -71,13 +71,16 @@ impl SessionsClientBuilder {
                 self.base_url
             )));
         }
-        let endpoint = base
-            .join(if base.path().ends_with('/') {
-                "graphql"
-            } else {
-                "/graphql"
-            })
-            .map_err(|e| config(e.to_string()))?;
+        // Append to the base path (`/sessions` → `/sessions/graphql`); `Url::join` would
+        // replace its last segment instead.
+        let mut endpoint = base;
+        endpoint.set_query(None);
+        endpoint.set_fragment(None);
+        endpoint
+            .path_segments_mut()
+            .map_err(|()| config(format!("base URL {:?} cannot have a path", self.base_url)))?
+            .pop_if_empty()
+            .push("graphql");
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
             .default_headers(self.headers)
@@ -307,10 +310,19 @@ impl SessionsClient {
                 correlation_id,
             });
         }
-        let answer: Response<Q::ResponseData> = response
-            .json()
-            .await
-            .map_err(|e| ClientError::unavailable(&e, &correlation_id))?;
+        let answer: Response<Q::ResponseData> = match response.json().await {
+            Ok(answer) => answer,
+            // A 4xx without a GraphQL body comes from something else at that address (a
+            // proxy, another app): not worth retrying, so not `Unavailable`.
+            Err(error) if error.is_decode() && status.is_client_error() => {
+                return Err(ClientError::Server {
+                    code: format!("HTTP_{}", status.as_u16()),
+                    message: format!("the service answered {status} without a GraphQL body"),
+                    correlation_id,
+                });
+            }
+            Err(error) => return Err(ClientError::unavailable(&error, &correlation_id)),
+        };
         if let Some(error) = answer.errors.as_ref().and_then(|errors| errors.first()) {
             return Err(ClientError::from_graphql(error, correlation_id));
         }
