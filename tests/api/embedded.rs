@@ -12,16 +12,10 @@ use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 use sessions::{CleanupTask, ControllerOptions, HttpOptions, MemoryStore, SessionsController};
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::helpers::SESSION_FIELDS;
-
-/// Upper bound for anything this file waits for.
-const PATIENCE: Duration = Duration::from_secs(10);
-/// Pause between two looks at something being polled.
-const POLL: Duration = Duration::from_millis(20);
+use crate::helpers::{PATIENCE, POLL, SESSION_FIELDS, refuses_connections};
 
 /// What the host app's own root route answers.
 const HOST_ROOT: &str = "my app; sessions are under /sessions";
@@ -125,18 +119,6 @@ impl Embedded {
             .to_owned();
         (status, content_type, response.text().await.expect("body"))
     }
-}
-
-/// Poll `connect` until the address refuses connections; false if it still accepts after [`PATIENCE`].
-async fn refuses_connections(addr: SocketAddr) -> bool {
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        if TcpStream::connect(addr).await.is_err() {
-            return true;
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    false
 }
 
 #[tokio::test]

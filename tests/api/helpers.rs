@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sessions::clock::{Clock, SystemClock};
@@ -103,4 +104,22 @@ pub fn error_code(body: &Value) -> Option<&str> {
 /// Fail with the body when it has errors.
 pub fn assert_no_errors(body: &Value) {
     assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+}
+
+/// Upper bound for anything a test waits for.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+/// Pause between two looks at something being polled.
+pub const POLL: Duration = Duration::from_millis(20);
+
+/// Poll `connect` until the address refuses connections; false if it still accepts after
+/// [`PATIENCE`].
+pub async fn refuses_connections(addr: SocketAddr) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            return true;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    false
 }

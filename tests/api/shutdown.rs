@@ -5,29 +5,12 @@ use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
-use crate::helpers::spawn_app;
-
-/// Upper bound for anything this file waits for.
-const PATIENCE: Duration = Duration::from_secs(10);
-/// Pause between two looks at something being polled.
-const POLL: Duration = Duration::from_millis(20);
-
-/// Poll `connect` until the address refuses connections; false if it still accepts after [`PATIENCE`].
-async fn refuses_connections(addr: SocketAddr) -> bool {
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        if TcpStream::connect(addr).await.is_err() {
-            return true;
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    false
-}
+use crate::helpers::{PATIENCE, POLL, refuses_connections, spawn_app};
 
 /// Write all of `bytes` to `stream`.
 async fn send(stream: &TcpStream, mut bytes: &[u8]) {
