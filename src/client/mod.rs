@@ -29,6 +29,18 @@ use crate::http::correlation;
 use crate::model::{InvalidSessionId, Page, Session, SessionFilter, SessionId};
 
 /// A client of one sessions service. Cheap to clone; clones share connections.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), sessions::ClientError> {
+/// use sessions::{ClientError, SessionId, SessionsClient};
+///
+/// let client = SessionsClient::new("http://127.0.0.1:8080")?;
+/// match client.close_session(&SessionId::random()).await {
+///     Err(ClientError::NotFound { correlation_id }) => println!("no such session ({correlation_id})"),
+///     other => println!("{other:?}"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct SessionsClient {
     http: reqwest::Client,

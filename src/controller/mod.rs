@@ -60,6 +60,20 @@ pub struct Paging {
 /// The business layer: validates input, stamps times, and drives a [`SessionStore`].
 ///
 /// A cheap `Clone` handle; every clone shares the same store and clock.
+///
+/// ```
+/// use std::sync::Arc;
+/// use sessions::{ControllerOptions, MemoryStore, NewSession, SessionError, SessionsController};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), SessionError> {
+/// let controller = SessionsController::new(Arc::new(MemoryStore::new()), ControllerOptions::default());
+/// let session = controller.open(NewSession { user_id: "1".into(), ..NewSession::default() }).await?;
+/// controller.close(&session.id).await?;
+/// let closed_again = controller.store_data(&session.id, None).await;
+/// assert!(matches!(closed_again, Err(SessionError::Closed(_))));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct SessionsController {
     store: Arc<dyn SessionStore>,
