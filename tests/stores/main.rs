@@ -5,4 +5,10 @@
 //! create schemas in; otherwise they are skipped, and the run says so once.
 
 mod conformance;
+mod instances;
+mod outage;
+mod proxy;
+mod restart;
+mod server;
+mod startup;
 mod support;

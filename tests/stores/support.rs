@@ -83,6 +83,30 @@ impl Backend {
         })
     }
 
+    /// The URL a server would be given for this backend.
+    pub fn url(&self) -> StoreUrl {
+        match self {
+            Self::Memory(_) => StoreUrl::new("memory"),
+            Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    /// The URL of the whole test database (not just this backend's schema), for PostgreSQL.
+    pub fn admin_url(&self) -> Option<&str> {
+        match self {
+            Self::Postgres { admin_url, .. } => Some(admin_url),
+            _ => None,
+        }
+    }
+
+    /// The SQLite file, for a SQLite backend.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        match self {
+            Self::Sqlite { url, .. } => url.expose().strip_prefix("sqlite://").map(PathBuf::from),
+            _ => None,
+        }
+    }
+
     /// A store over this backend's data. Each call gives a new store (its own connections)
     /// over the same sessions, as a second instance of the service would have.
     pub async fn open(&self) -> Arc<dyn SessionStore> {
