@@ -7,12 +7,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgExecutor, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{ConnectOptions, Connection, Postgres, Row};
 
-use super::sql::{self, Param, Statements, insert_error, store_error};
+use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
 use super::{SessionStore, StoreError};
 use crate::model::{
     Page, PageRequest, Session, SessionChange, SessionCounts, SessionFilter, SessionId,
@@ -123,6 +123,30 @@ fn cannot_match(filter: &SessionFilter) -> bool {
     filter.user_id.as_deref().is_some_and(|u| u.contains('\0'))
 }
 
+/// The rows of `listing`'s page.
+async fn page_rows<'c>(
+    executor: impl PgExecutor<'c>,
+    listing: &Listing,
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    bind_params(sqlx::query(&listing.page), &listing.params)
+        .bind(listing.limit)
+        .bind(listing.offset)
+        .fetch_all(executor)
+        .await
+}
+
+/// How many sessions match `listing`'s filter.
+async fn count_rows<'c>(
+    executor: impl PgExecutor<'c>,
+    listing: &Listing,
+) -> Result<u64, sqlx::Error> {
+    let row = bind_params(sqlx::query(&listing.count), &listing.params)
+        .fetch_one(executor)
+        .await?;
+    let count: i64 = row.try_get(0)?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 #[async_trait]
 impl SessionStore for PostgresStore {
     fn kind(&self) -> &'static str {
@@ -170,29 +194,21 @@ impl SessionStore for PostgresStore {
             });
         }
         let listing = sql::listing(filter, page);
-        // One snapshot for the page and its total, so they agree under concurrent writes.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
-            .map_err(store_error)?;
-        let rows = bind_params(sqlx::query(&listing.page), &listing.params)
-            .bind(listing.limit)
-            .bind(listing.offset)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let total = if page.total {
-            let count: i64 = bind_params(sqlx::query(&listing.count), &listing.params)
-                .fetch_one(&mut *tx)
+        let (rows, total) = if page.total {
+            // One snapshot for the page and its total, so they agree under concurrent writes.
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await
-                .and_then(|row| row.try_get(0))
                 .map_err(store_error)?;
-            Some(u64::try_from(count).unwrap_or(0))
+            let rows = page_rows(&mut *tx, &listing).await.map_err(store_error)?;
+            let total = count_rows(&mut *tx, &listing).await.map_err(store_error)?;
+            tx.commit().await.map_err(store_error)?;
+            (rows, Some(total))
         } else {
-            None
+            let rows = page_rows(&self.pool, &listing).await.map_err(store_error)?;
+            (rows, None)
         };
-        tx.commit().await.map_err(store_error)?;
         let data = rows.iter().map(session).collect::<Result<_, _>>();
         Ok(Page {
             total,
@@ -273,5 +289,78 @@ impl SessionStore for PostgresStore {
             active: u64::try_from(active).unwrap_or(0),
             total: u64::try_from(total).unwrap_or(0),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The hot queries can read a range of an index. Runs when `SESSIONS_TEST_DATABASE_URL`
+    //! names a database (the store test suite says when it does not), in a schema of its own.
+
+    use sqlx::PgConnection;
+
+    use super::*;
+
+    /// PostgreSQL's plan for `query` with sequential scans priced out, one step per line.
+    async fn plan(connection: &mut PgConnection, query: PgQuery<'_>) -> String {
+        let rows = query.fetch_all(&mut *connection).await.expect("explains");
+        let steps: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get(0).expect("plan line"))
+            .collect();
+        steps.join("\n")
+    }
+
+    #[tokio::test]
+    async fn listing_a_users_sessions_and_closing_expired_ones_can_search_an_index() {
+        let Some(url) = std::env::var("SESSIONS_TEST_DATABASE_URL").ok() else {
+            return;
+        };
+        let schema = format!("plan_{}", SessionId::random());
+        let mut admin = PgConnection::connect(&url).await.expect("connects");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut admin)
+            .await
+            .expect("creates schema");
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{separator}options=-c%20search_path%3D{schema}");
+        let store = PostgresStore::connect(&url).await.expect("connects");
+        let mut connection = store.pool.acquire().await.expect("a connection");
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut *connection)
+            .await
+            .expect("sets");
+        let by_user = SessionFilter {
+            user_id: Some("alice".into()),
+            ..SessionFilter::default()
+        };
+        let page = PageRequest {
+            skip: 0,
+            take: 20,
+            total: true,
+        };
+        let listing = sql::listing(&by_user, &page);
+        let list = format!("EXPLAIN {}", listing.page);
+        let expire = format!("EXPLAIN {}", SQL.close_expired);
+        let now = Utc::now();
+
+        let list_query = bind_params(sqlx::query(&list), &listing.params)
+            .bind(listing.limit)
+            .bind(listing.offset);
+        let list_plan = plan(&mut connection, list_query).await;
+        let expire_query = sqlx::query(&expire).bind(now).bind(now);
+        let expire_plan = plan(&mut connection, expire_query).await;
+        drop(connection);
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut admin)
+            .await
+            .expect("drops schema");
+
+        assert!(list_plan.contains("using sessions_by_user"), "{list_plan}");
+        assert!(!list_plan.contains("Sort"), "sorts: {list_plan}");
+        assert!(
+            expire_plan.contains("sessions_by_activity"),
+            "{expire_plan}"
+        );
     }
 }

@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteExecutor, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::types::Json;
 use sqlx::{Row, Sqlite};
 
-use super::sql::{self, Param, Statements, insert_error, store_error};
+use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
 use super::{SessionStore, StoreError};
 use crate::model::{
     Page, PageRequest, Session, SessionChange, SessionCounts, SessionFilter, SessionId,
@@ -139,6 +139,30 @@ fn bind_params<'q>(mut query: SqliteQuery<'q>, params: &'q [Param]) -> SqliteQue
     query
 }
 
+/// The rows of `listing`'s page.
+async fn page_rows<'c>(
+    executor: impl SqliteExecutor<'c>,
+    listing: &Listing,
+) -> Result<Vec<SqliteRow>, sqlx::Error> {
+    bind_params(sqlx::query(&listing.page), &listing.params)
+        .bind(listing.limit)
+        .bind(listing.offset)
+        .fetch_all(executor)
+        .await
+}
+
+/// How many sessions match `listing`'s filter.
+async fn count_rows<'c>(
+    executor: impl SqliteExecutor<'c>,
+    listing: &Listing,
+) -> Result<u64, sqlx::Error> {
+    let row = bind_params(sqlx::query(&listing.count), &listing.params)
+        .fetch_one(executor)
+        .await?;
+    let count: i64 = row.try_get(0)?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 #[async_trait]
 impl SessionStore for SqliteStore {
     fn kind(&self) -> &'static str {
@@ -179,25 +203,19 @@ impl SessionStore for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<Session>, StoreError> {
         let listing = sql::listing(filter, page);
-        // One read transaction: the page and its total come from the same snapshot.
-        let mut tx = self.readers.begin().await.map_err(store_error)?;
-        let rows = bind_params(sqlx::query(&listing.page), &listing.params)
-            .bind(listing.limit)
-            .bind(listing.offset)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let total = if page.total {
-            let count: i64 = bind_params(sqlx::query(&listing.count), &listing.params)
-                .fetch_one(&mut *tx)
-                .await
-                .and_then(|row| row.try_get(0))
-                .map_err(store_error)?;
-            Some(u64::try_from(count).unwrap_or(0))
+        let (rows, total) = if page.total {
+            // One read transaction: the page and its total come from the same snapshot.
+            let mut tx = self.readers.begin().await.map_err(store_error)?;
+            let rows = page_rows(&mut *tx, &listing).await.map_err(store_error)?;
+            let total = count_rows(&mut *tx, &listing).await.map_err(store_error)?;
+            tx.commit().await.map_err(store_error)?;
+            (rows, Some(total))
         } else {
-            None
+            let rows = page_rows(&self.readers, &listing)
+                .await
+                .map_err(store_error)?;
+            (rows, None)
         };
-        tx.commit().await.map_err(store_error)?;
         let data = rows.iter().map(session).collect::<Result<_, _>>();
         Ok(Page {
             total,
