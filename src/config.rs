@@ -72,9 +72,10 @@ impl Config {
         Cli::parse()
     }
 
-    /// Defaults, listening on a free port of 127.0.0.1: for tests.
+    /// Defaults, listening on a free port of 127.0.0.1, with the memory store (whatever
+    /// `SESSIONS_STORE` says): for tests.
     pub fn for_tests() -> Self {
-        Cli::parse_from(["sessions", "--listen", "127.0.0.1:0"]).serve
+        Cli::parse_from(["sessions", "--listen", "127.0.0.1:0", "--store", "memory"]).serve
     }
 
     /// The controller's share of the configuration.
