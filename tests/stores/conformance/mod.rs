@@ -33,8 +33,11 @@ pub fn ms(n: i64) -> TimeDelta {
 
 /// A controller over a fresh store of one backend, and the clock it reads.
 pub struct Fixture {
+    /// The controller under test.
     pub controller: SessionsController,
+    /// The clock it reads; tests move it by hand.
     pub clock: Arc<ManualClock>,
+    /// The store behind it.
     pub store: Arc<dyn SessionStore>,
 }
 
@@ -56,18 +59,22 @@ impl Fixture {
         }
     }
 
+    /// The time the clock shows.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
+    /// Move the clock forward by `by`.
     pub fn advance(&self, by: TimeDelta) {
         self.clock.advance(by);
     }
 
+    /// Open a session for `user_id` with no optional fields.
     pub async fn open(&self, user_id: &str) -> Session {
         self.open_with(new_session(user_id)).await
     }
 
+    /// Open this session, which must succeed.
     pub async fn open_with(&self, new: NewSession) -> Session {
         self.controller.open(new).await.expect("session opens")
     }
@@ -81,6 +88,7 @@ impl Fixture {
             .expect("session exists")
     }
 
+    /// A page of the listing, which must succeed.
     pub async fn list(&self, filter: &SessionFilter, paging: Paging) -> Page<Session> {
         self.controller
             .list(filter, paging)
@@ -93,11 +101,13 @@ impl Fixture {
         ids_of(&self.list(filter, take(1000)).await.data)
     }
 
+    /// The store's counts.
     pub async fn counts(&self) -> SessionCounts {
         self.controller.counts().await.expect("counts succeed")
     }
 }
 
+/// What opening a session for `user_id` with no optional fields takes.
 pub fn new_session(user_id: &str) -> NewSession {
     NewSession {
         user_id: user_id.into(),
@@ -105,10 +115,12 @@ pub fn new_session(user_id: &str) -> NewSession {
     }
 }
 
+/// A filter matching every session.
 pub fn all() -> SessionFilter {
     SessionFilter::default()
 }
 
+/// A filter matching the sessions of `user_id`.
 pub fn of_user(user_id: &str) -> SessionFilter {
     SessionFilter {
         user_id: Some(user_id.into()),
@@ -116,6 +128,7 @@ pub fn of_user(user_id: &str) -> SessionFilter {
     }
 }
 
+/// Paging with this `take` and the defaults otherwise.
 pub fn take(n: i64) -> Paging {
     Paging {
         take: Some(n),
@@ -123,6 +136,7 @@ pub fn take(n: i64) -> Paging {
     }
 }
 
+/// Paging that skips `skip`, takes `take` and asks for the total.
 pub fn counted(skip: i64, take: i64) -> Paging {
     Paging {
         skip: Some(skip),
@@ -131,6 +145,7 @@ pub fn counted(skip: i64, take: i64) -> Paging {
     }
 }
 
+/// The ids of `sessions`, in order.
 pub fn ids_of(sessions: &[Session]) -> Vec<SessionId> {
     sessions.iter().map(|s| s.id).collect()
 }
