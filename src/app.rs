@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::controller::SessionsController;
 use crate::graphql::build_schema;
 use crate::http::router;
-use crate::store::MemoryStore;
+use crate::store;
 
 /// A service bound to its address, ready to serve.
 pub struct App {
@@ -27,7 +27,8 @@ pub struct App {
 /// Build the service from `config` and bind its listener.
 ///
 /// # Errors
-/// When the address cannot be bound (in use, not local, no permission).
+/// When the store cannot be opened, or the address cannot be bound (in use, not local, no
+/// permission).
 pub async fn build(config: &Config) -> anyhow::Result<App> {
     build_with_clock(config, Arc::new(SystemClock)).await
 }
@@ -36,9 +37,13 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
 /// [`crate::clock::ManualClock`] to check expiry without waiting).
 ///
 /// # Errors
-/// When the address cannot be bound.
+/// When the store cannot be opened, or the address cannot be bound.
 pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-    let store = Arc::new(MemoryStore::new());
+    // The URL prints with its password hidden.
+    let store = store::open(&config.store)
+        .await
+        .with_context(|| format!("--store {}", config.store))?;
+    tracing::info!(store = %config.store, kind = store.kind(), "session store opened");
     let controller = SessionsController::with_clock(store, config.controller_options(), clock);
     let schema = build_schema(controller.clone());
     let router = router(schema, controller.clone(), &config.http_options());

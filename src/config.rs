@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::controller::ControllerOptions;
 use crate::http::{HttpOptions, MAX_BODY_BYTES};
+use crate::store::StoreUrl;
 
 /// `sessions`: a user-sessions service with a GraphQL API.
 #[derive(Debug, Parser)]
@@ -57,6 +58,11 @@ pub struct Config {
     /// separate with commas. None by default.
     #[arg(long = "allow-origin", env = "SESSIONS_ALLOW_ORIGIN", value_delimiter = ',', value_parser = parse_origin)]
     pub allow_origins: Vec<HeaderValue>,
+    /// Where sessions are kept: memory (lost at exit), sqlite://PATH (one machine; survives
+    /// restarts) or postgres://USER:PASSWORD@HOST/DB (shared by several instances).
+    // Checked when the store opens, not here: clap would echo the value, password and all.
+    #[arg(long, env = "SESSIONS_STORE", default_value = "memory", hide_env_values = true, value_parser = parse_store)]
+    pub store: StoreUrl,
 }
 
 impl Config {
@@ -66,9 +72,10 @@ impl Config {
         Cli::parse()
     }
 
-    /// Defaults, listening on a free port of 127.0.0.1: for tests.
+    /// Defaults, listening on a free port of 127.0.0.1, with the memory store (whatever
+    /// `SESSIONS_STORE` says): for tests.
     pub fn for_tests() -> Self {
-        Cli::parse_from(["sessions", "--listen", "127.0.0.1:0"]).serve
+        Cli::parse_from(["sessions", "--listen", "127.0.0.1:0", "--store", "memory"]).serve
     }
 
     /// The controller's share of the configuration.
@@ -122,6 +129,10 @@ fn parse_payload_size(text: &str) -> Result<usize, String> {
     Ok(bytes)
 }
 
+fn parse_store(text: &str) -> Result<StoreUrl, std::convert::Infallible> {
+    Ok(StoreUrl::new(text))
+}
+
 fn parse_origin(text: &str) -> Result<HeaderValue, String> {
     let text = text.trim();
     if !(text.starts_with("http://") || text.starts_with("https://")) || text.ends_with('/') {
@@ -161,6 +172,7 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:8080".parse().expect("address"));
         assert_eq!(config.controller_options(), ControllerOptions::default());
         assert!(config.allow_origins.is_empty());
+        assert_eq!(config.store, StoreUrl::new("memory"));
     }
 
     #[test]

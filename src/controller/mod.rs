@@ -127,14 +127,14 @@ impl SessionsController {
                 "must not be empty",
             ));
         }
-        check_length(InputField::UserId, Some(&new.user_id), MAX_USER_ID_CHARS)?;
-        check_length(
+        check_text(InputField::UserId, Some(&new.user_id), MAX_USER_ID_CHARS)?;
+        check_text(
             InputField::UserName,
             new.user_name.as_deref(),
             MAX_TEXT_CHARS,
         )?;
-        check_length(InputField::Address, new.address.as_deref(), MAX_TEXT_CHARS)?;
-        check_length(InputField::Client, new.client.as_deref(), MAX_TEXT_CHARS)?;
+        check_text(InputField::Address, new.address.as_deref(), MAX_TEXT_CHARS)?;
+        check_text(InputField::Client, new.client.as_deref(), MAX_TEXT_CHARS)?;
         self.check_payload(InputField::User, new.user.as_ref())?;
         self.check_payload(InputField::Data, new.data.as_ref())?;
         let new = NewSession {
@@ -297,6 +297,9 @@ impl SessionsController {
                 ),
             ));
         }
+        if json_has_nul(value) {
+            return Err(SessionError::invalid(field, NUL_REASON));
+        }
         Ok(())
     }
 }
@@ -318,13 +321,30 @@ impl CleanupTask {
     }
 }
 
-fn check_length(field: InputField, value: Option<&str>, max: usize) -> Result<(), SessionError> {
+// Durable stores cannot keep U+0000 (PostgreSQL's text and jsonb refuse it), so no store
+// accepts it: every backend behaves the same, and the client hears why.
+const NUL_REASON: &str = "must not contain the NUL character (U+0000)";
+
+fn check_text(field: InputField, value: Option<&str>, max: usize) -> Result<(), SessionError> {
     match value {
         Some(text) if text.chars().count() > max => Err(SessionError::invalid(
             field,
             format!("must be at most {max} characters"),
         )),
+        Some(text) if text.contains('\0') => Err(SessionError::invalid(field, NUL_REASON)),
         _ => Ok(()),
+    }
+}
+
+/// True when a string or an object key anywhere in `value` holds U+0000.
+fn json_has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(json_has_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, item)| key.contains('\0') || json_has_nul(item)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 

@@ -3,10 +3,20 @@
 //! The trait is shaped for SQL from the start: every method is async and fallible, and each
 //! mutation is one atomic step (a conditional update, not read-modify-write in the caller), so
 //! concurrent requests never lose an update.
+//!
+//! Backends: [`MemoryStore`] (the default), [`SqliteStore`] (one machine, survives restarts)
+//! and [`PostgresStore`] (shared by several instances). [`open`] picks one from a [`StoreUrl`].
 
 mod memory;
+mod postgres;
+mod sql;
+mod sqlite;
+mod url;
 
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+pub use url::{StoreKind, StoreUrl, open};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -84,4 +94,7 @@ pub enum StoreError {
     /// The backend failed in another way.
     #[error("session store failure")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store cannot be opened as configured (unknown scheme, malformed URL).
+    #[error("{0}")]
+    Config(String),
 }

@@ -1,0 +1,366 @@
+//! `PostgresStore`: sessions in a PostgreSQL database, shared by any number of instances.
+
+use std::str::FromStr;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgExecutor, PgPool, PgPoolOptions, PgRow};
+use sqlx::query::Query;
+use sqlx::types::Json;
+use sqlx::{ConnectOptions, Connection, Postgres, Row};
+
+use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
+use super::{SessionStore, StoreError};
+use crate::model::{
+    Page, PageRequest, Session, SessionChange, SessionCounts, SessionFilter, SessionId,
+};
+
+static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new("GREATEST"));
+
+/// How long a request waits for a connection (including connecting) before it fails as
+/// unavailable: short, so that while the database is down requests fail fast.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections per instance.
+const MAX_CONNECTIONS: u32 = 10;
+
+/// Keeps sessions in PostgreSQL. Any number of instances may share one database: every
+/// change is one statement that PostgreSQL applies atomically, and conditional updates
+/// (`WHERE active`) make sure each session is closed once however many instances race.
+///
+/// Connections that break are replaced on the next request, so the service resumes on its
+/// own when the database comes back.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connect to the database at `url` (`postgres://USER:PASSWORD@HOST:PORT/DB?…`) and bring
+    /// its schema up to date.
+    ///
+    /// # Errors
+    /// `Config` when the URL is malformed; `Unavailable` when the database cannot be reached;
+    /// `Backend` when it refuses the login or a migration fails.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+        if options.get_application_name().is_none() {
+            options = options.application_name("sessions");
+        }
+        // One direct connection first: its error says why the database cannot be reached,
+        // where the pool would only report that it timed out.
+        let probe = tokio::time::timeout(ACQUIRE_TIMEOUT, options.connect())
+            .await
+            .map_err(|_| StoreError::Unavailable("timed out connecting to PostgreSQL".into()))?
+            .map_err(store_error)?;
+        probe.close().await.map_err(store_error)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
+        // Instances starting together are safe: the migrator holds an advisory lock.
+        sqlx::migrate!("migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        Ok(Self { pool })
+    }
+}
+
+/// The earliest time PostgreSQL can store (4714 BC), rounded up to a whole year.
+static EARLIEST: LazyLock<DateTime<Utc>> = LazyLock::new(|| {
+    NaiveDate::from_ymd_opt(-4712, 1, 1)
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map_or(DateTime::<Utc>::MIN_UTC, |t| t.and_utc())
+});
+
+/// A time as PostgreSQL can take it. Sessions are stamped with the current time, so a bound
+/// before PostgreSQL's first day (say, a cutoff of "now minus ten thousand years") selects
+/// the same rows when raised to that day; chrono's last day is within PostgreSQL's range.
+fn bound(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.max(*EARLIEST)
+}
+
+fn session(row: &PgRow) -> Result<Session, sqlx::Error> {
+    let id: &str = row.try_get("id")?;
+    let json = |column| -> Result<Option<Value>, sqlx::Error> {
+        Ok(row.try_get::<Option<Json<Value>>, _>(column)?.map(|j| j.0))
+    };
+    Ok(Session {
+        id: id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        user_id: row.try_get("user_id")?,
+        user_name: row.try_get("user_name")?,
+        active: row.try_get("active")?,
+        open_time: row.try_get("open_time")?,
+        request_time: row.try_get("request_time")?,
+        close_time: row.try_get("close_time")?,
+        address: row.try_get("address")?,
+        client: row.try_get("client")?,
+        user: json("user")?,
+        data: json("data")?,
+    })
+}
+
+type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
+
+fn bind_params<'q>(mut query: PgQuery<'q>, params: &'q [Param]) -> PgQuery<'q> {
+    for param in params {
+        query = match param {
+            Param::Text(text) => query.bind(text.as_str()),
+            Param::Bool(flag) => query.bind(*flag),
+            Param::Time(time) => query.bind(bound(*time)),
+        };
+    }
+    query
+}
+
+/// PostgreSQL text cannot hold U+0000: the controller refuses it in what is stored, so a
+/// filter naming such a user matches nothing (and must not reach the database as an error).
+fn cannot_match(filter: &SessionFilter) -> bool {
+    filter.user_id.as_deref().is_some_and(|u| u.contains('\0'))
+}
+
+/// The rows of `listing`'s page.
+async fn page_rows<'c>(
+    executor: impl PgExecutor<'c>,
+    listing: &Listing,
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    bind_params(sqlx::query(&listing.page), &listing.params)
+        .bind(listing.limit)
+        .bind(listing.offset)
+        .fetch_all(executor)
+        .await
+}
+
+/// How many sessions match `listing`'s filter.
+async fn count_rows<'c>(
+    executor: impl PgExecutor<'c>,
+    listing: &Listing,
+) -> Result<u64, sqlx::Error> {
+    let row = bind_params(sqlx::query(&listing.count), &listing.params)
+        .fetch_one(executor)
+        .await?;
+    let count: i64 = row.try_get(0)?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn insert(&self, session: &Session) -> Result<(), StoreError> {
+        sqlx::query(&SQL.insert)
+            .bind(session.id.to_string())
+            .bind(&session.user_id)
+            .bind(&session.user_name)
+            .bind(session.active)
+            .bind(session.open_time)
+            .bind(session.request_time)
+            .bind(session.close_time)
+            .bind(&session.address)
+            .bind(&session.client)
+            .bind(session.user.as_ref().map(Json))
+            .bind(session.data.as_ref().map(Json))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| insert_error(e, session.id))?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&SQL.get)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(session).transpose().map_err(store_error)
+    }
+
+    async fn list(
+        &self,
+        filter: &SessionFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Session>, StoreError> {
+        if cannot_match(filter) {
+            let total = page.total.then_some(0);
+            return Ok(Page {
+                total,
+                data: Vec::new(),
+            });
+        }
+        let listing = sql::listing(filter, page);
+        let (rows, total) = if page.total {
+            // One snapshot for the page and its total, so they agree under concurrent writes.
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map_err(store_error)?;
+            let rows = page_rows(&mut *tx, &listing).await.map_err(store_error)?;
+            let total = count_rows(&mut *tx, &listing).await.map_err(store_error)?;
+            tx.commit().await.map_err(store_error)?;
+            (rows, Some(total))
+        } else {
+            let rows = page_rows(&self.pool, &listing).await.map_err(store_error)?;
+            (rows, None)
+        };
+        let data = rows.iter().map(session).collect::<Result<_, _>>();
+        Ok(Page {
+            total,
+            data: data.map_err(store_error)?,
+        })
+    }
+
+    async fn update_open(
+        &self,
+        id: &SessionId,
+        change: SessionChange,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError> {
+        let (statement, value) = match change {
+            SessionChange::Data(data) => (&SQL.update_data, data),
+            SessionChange::User(user) => (&SQL.update_user, user),
+        };
+        let row = sqlx::query(statement)
+            .bind(id.to_string())
+            .bind(value.map(Json))
+            .bind(bound(now))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(session).transpose().map_err(store_error)
+    }
+
+    async fn close(
+        &self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&SQL.close)
+            .bind(id.to_string())
+            .bind(bound(now))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        match row {
+            Some(row) => session(&row).map(Some).map_err(store_error),
+            // Unknown, or closed already (a closed session never reopens). A new statement
+            // sees the close another instance just committed.
+            None => self.get(id).await,
+        }
+    }
+
+    async fn close_expired(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        // Under concurrent runs PostgreSQL locks each row and re-checks `active` after the
+        // lock is granted, so a session closed by another instance is not counted again.
+        let done = sqlx::query(&SQL.close_expired)
+            .bind(bound(cutoff))
+            .bind(bound(now))
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&SQL.delete)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(session).transpose().map_err(store_error)
+    }
+
+    async fn counts(&self) -> Result<SessionCounts, StoreError> {
+        let (total, active): (i64, i64) = sqlx::query_as(&SQL.counts)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(SessionCounts {
+            active: u64::try_from(active).unwrap_or(0),
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The hot queries can read a range of an index. Runs when `SESSIONS_TEST_DATABASE_URL`
+    //! names a database (the store test suite says when it does not), in a schema of its own.
+
+    use sqlx::PgConnection;
+
+    use super::*;
+
+    /// PostgreSQL's plan for `query` with sequential scans priced out, one step per line.
+    async fn plan(connection: &mut PgConnection, query: PgQuery<'_>) -> String {
+        let rows = query.fetch_all(&mut *connection).await.expect("explains");
+        let steps: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get(0).expect("plan line"))
+            .collect();
+        steps.join("\n")
+    }
+
+    #[tokio::test]
+    async fn listing_a_users_sessions_and_closing_expired_ones_can_search_an_index() {
+        let Some(url) = std::env::var("SESSIONS_TEST_DATABASE_URL").ok() else {
+            return;
+        };
+        let schema = format!("plan_{}", SessionId::random());
+        let mut admin = PgConnection::connect(&url).await.expect("connects");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut admin)
+            .await
+            .expect("creates schema");
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{separator}options=-c%20search_path%3D{schema}");
+        let store = PostgresStore::connect(&url).await.expect("connects");
+        let mut connection = store.pool.acquire().await.expect("a connection");
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut *connection)
+            .await
+            .expect("sets");
+        let by_user = SessionFilter {
+            user_id: Some("alice".into()),
+            ..SessionFilter::default()
+        };
+        let page = PageRequest {
+            skip: 0,
+            take: 20,
+            total: true,
+        };
+        let listing = sql::listing(&by_user, &page);
+        let list = format!("EXPLAIN {}", listing.page);
+        let expire = format!("EXPLAIN {}", SQL.close_expired);
+        let now = Utc::now();
+
+        let list_query = bind_params(sqlx::query(&list), &listing.params)
+            .bind(listing.limit)
+            .bind(listing.offset);
+        let list_plan = plan(&mut connection, list_query).await;
+        let expire_query = sqlx::query(&expire).bind(now).bind(now);
+        let expire_plan = plan(&mut connection, expire_query).await;
+        drop(connection);
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut admin)
+            .await
+            .expect("drops schema");
+
+        assert!(list_plan.contains("using sessions_by_user"), "{list_plan}");
+        assert!(!list_plan.contains("Sort"), "sorts: {list_plan}");
+        assert!(
+            expire_plan.contains("sessions_by_activity"),
+            "{expire_plan}"
+        );
+    }
+}
