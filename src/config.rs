@@ -72,10 +72,20 @@ impl Config {
         Cli::parse()
     }
 
-    /// Defaults, listening on a free port of 127.0.0.1, with the memory store (whatever
-    /// `SESSIONS_STORE` says): for tests.
+    /// The defaults, listening on a free port of 127.0.0.1 with the memory store: for tests.
+    /// Built without clap, so `SESSIONS_*` variables in the environment cannot change it.
     pub fn for_tests() -> Self {
-        Cli::parse_from(["sessions", "--listen", "127.0.0.1:0", "--store", "memory"]).serve
+        let controller = ControllerOptions::default();
+        let http = HttpOptions::default();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            expire_timeout: controller.expire_timeout,
+            cleanup_interval: controller.cleanup_interval,
+            max_payload: controller.max_payload,
+            request_timeout: http.request_timeout,
+            allow_origins: http.allow_origins,
+            store: StoreUrl::new("memory"),
+        }
     }
 
     /// The controller's share of the configuration.
@@ -166,13 +176,44 @@ mod tests {
         assert!(parse_duration("soon").is_err());
     }
 
+    /// The `default_value` clap documents in `--help` for the flag with this id (read from
+    /// clap's metadata, so `SESSIONS_*` variables in the environment cannot interfere).
+    fn documented_default(id: &str) -> String {
+        let command = <Cli as clap::CommandFactory>::command();
+        let arg = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == id)
+            .expect("flag exists");
+        arg.get_default_values()[0].to_string_lossy().into_owned()
+    }
+
     #[test]
-    fn defaults_match_the_documented_ones() {
-        let config = Cli::parse_from(["sessions"]).serve;
-        assert_eq!(config.listen, "127.0.0.1:8080".parse().expect("address"));
+    fn documented_defaults_are_the_ones_the_code_uses() {
+        let controller = ControllerOptions::default();
+        let duration = |id| parse_duration(&documented_default(id)).expect("valid default");
+        assert_eq!(duration("expire_timeout"), controller.expire_timeout);
+        assert_eq!(duration("cleanup_interval"), controller.cleanup_interval);
+        assert_eq!(
+            duration("request_timeout"),
+            HttpOptions::default().request_timeout
+        );
+        let payload = parse_payload_size(&documented_default("max_payload"));
+        assert_eq!(payload, Ok(controller.max_payload));
+        assert_eq!(documented_default("listen"), "127.0.0.1:8080");
+        assert_eq!(documented_default("store"), "memory");
+    }
+
+    #[test]
+    fn the_test_config_is_the_defaults_on_a_free_local_port() {
+        let config = Config::for_tests();
+        assert_eq!(config.listen, "127.0.0.1:0".parse().expect("address"));
         assert_eq!(config.controller_options(), ControllerOptions::default());
+        assert_eq!(
+            config.request_timeout,
+            HttpOptions::default().request_timeout
+        );
         assert!(config.allow_origins.is_empty());
-        assert_eq!(config.store, StoreUrl::new("memory"));
+        assert_eq!(config.store.expose(), "memory");
     }
 
     #[test]
