@@ -14,6 +14,8 @@ pub enum InputField {
     SessionId,
     /// The filter's session id.
     FilterId,
+    /// The filter's user id.
+    FilterUserId,
     /// The user id of a new session.
     UserId,
     /// The user name of a new session.
@@ -51,6 +53,7 @@ impl InputField {
             Self::Id => "id",
             Self::SessionId => "sessionId",
             Self::FilterId => "filter.id",
+            Self::FilterUserId => "filter.userId",
             Self::UserId => "userId",
             Self::UserName => "userName",
             Self::Address => "address",

@@ -287,7 +287,7 @@ impl SessionsController {
 
     fn check_payload(&self, field: InputField, value: Option<&Value>) -> Result<(), SessionError> {
         let Some(value) = value else { return Ok(()) };
-        let size = serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len());
+        let size = serialized_len(value);
         if size > self.options.max_payload {
             return Err(SessionError::invalid(
                 field,
@@ -333,6 +333,26 @@ fn check_text(field: InputField, value: Option<&str>, max: usize) -> Result<(), 
         )),
         Some(text) if text.contains('\0') => Err(SessionError::invalid(field, NUL_REASON)),
         _ => Ok(()),
+    }
+}
+
+/// How many bytes `value` takes as compact JSON, counted without building the text.
+fn serialized_len(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a `Value` to a sink that never fails cannot fail.
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
     }
 }
 

@@ -15,29 +15,22 @@ pub async fn heartbeat() -> &'static str {
 
 /// `GET /status`: name, version, uptime and session counts; 503 when the store cannot answer.
 pub async fn status(State(state): State<AppState>) -> Response {
-    let store = state.controller.store().kind();
-    let uptime_seconds = state.started.elapsed().as_secs();
-    let name = env!("CARGO_PKG_NAME");
-    let version = env!("CARGO_PKG_VERSION");
-    match state.controller.counts().await {
-        Ok(counts) => Json(json!({
-            "name": name,
-            "version": version,
-            "uptime_seconds": uptime_seconds,
-            "store": { "kind": store, "available": true },
-            "sessions": { "active": counts.active, "total": counts.total },
-        }))
-        .into_response(),
-        Err(error) => {
-            tracing::warn!(error = ?error, "status: store did not answer");
-            let body = json!({
-                "name": name,
-                "version": version,
-                "uptime_seconds": uptime_seconds,
-                "store": { "kind": store, "available": false },
-                "sessions": null,
-            });
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
-        }
+    let counts = state.controller.counts().await;
+    if let Err(error) = &counts {
+        tracing::warn!(error = ?error, "status: store did not answer");
     }
+    let available = counts.is_ok();
+    let body = json!({
+        "name": env!("CARGO_PKG_NAME"),
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": state.started.elapsed().as_secs(),
+        "store": { "kind": state.controller.store().kind(), "available": available },
+        "sessions": counts.ok().map(|c| json!({ "active": c.active, "total": c.total })),
+    });
+    let status = if available {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
 }

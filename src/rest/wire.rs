@@ -78,6 +78,7 @@ pub fn field_name(field: InputField) -> &'static str {
         InputField::Id => "id",
         InputField::SessionId => "session_id",
         InputField::FilterId => "filter.id",
+        InputField::FilterUserId => "filter.user_id",
         InputField::UserId => "user_id",
         InputField::UserName => "user_name",
         InputField::Address => "address",
@@ -147,7 +148,7 @@ impl Body {
             .transpose()?;
         Ok(SessionFilter {
             id,
-            user_id: text(InputField::UserId, filter.get("user_id"))?,
+            user_id: text(InputField::FilterUserId, filter.get("user_id"))?,
             active: boolean(InputField::FilterActive, filter.get("active"))?,
             from_time: time(InputField::FromTime, filter.get("from_time"))?,
             to_time: time(InputField::ToTime, filter.get("to_time"))?,

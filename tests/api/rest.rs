@@ -1000,6 +1000,7 @@ async fn a_malformed_filter_value_answers_400_invalid_data_naming_it() {
     let app = spawn_app().await;
     let cases = [
         (json!({ "filter": { "active": "maybe" } }), "filter.active"),
+        (json!({ "filter": { "user_id": ["1"] } }), "filter.user_id"),
         (
             json!({ "filter": { "from_time": "yesterday" } }),
             "from_time",
