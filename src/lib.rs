@@ -15,7 +15,7 @@
 //! - [`model`]: plain session data and the pure rules acting on it.
 //!
 //! [`app`] wires them together for the `sessions` binary, [`config`] reads its command line,
-//! [`telemetry`] sets up logs, and [`client`] (feature `client`, on by default) calls a
+//! [`nesting`] bounds how deep untrusted input may nest, [`telemetry`] sets up logs, and [`client`] (feature `client`, on by default) calls a
 //! running service.
 //!
 //! ## Embedding the service
@@ -68,6 +68,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod model;
+pub mod nesting;
 pub mod rest;
 pub mod store;
 pub mod telemetry;

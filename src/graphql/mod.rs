@@ -1,6 +1,7 @@
 //! The GraphQL API: schema, root types, scalars and error codes.
 
 pub mod errors;
+pub mod fragments;
 pub mod mutation;
 pub mod phases;
 pub mod query;
@@ -26,6 +27,9 @@ pub fn build_schema(controller: SessionsController) -> AppSchema {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(controller)
         .extension(phases::RequestPhases)
+        // The parser's own bound on selection nesting (32 by default) would report deep
+        // selections as parse failures; the document's bracket bound already covers that.
+        .limit_recursive_depth(crate::nesting::MAX_DEPTH)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()

@@ -3,16 +3,29 @@
 //! async-graphql reports parse and validation failures (including the depth and complexity
 //! limits) as plain errors; labelling them here gives clients a `code`, and lets the HTTP
 //! layer choose the status the GraphQL-over-HTTP spec asks for.
+//!
+//! It also bounds nesting before async-graphql's recursive parser and value code see the
+//! request (see [`crate::nesting`]): a document nesting brackets deeper than
+//! [`MAX_DEPTH`](crate::nesting::MAX_DEPTH) is `GRAPHQL_PARSE_FAILED`, a variable nesting
+//! deeper is `BAD_USER_INPUT`. Every transport goes through here, so none can skip it.
 
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+    NextValidation,
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Request, ServerError, ServerResult, ValidationResult, Variables};
 
 use super::errors::code;
+use super::fragments;
+use crate::nesting;
+
+/// Most fields a document may select once its fragments are expanded; beyond it the request
+/// is refused before async-graphql expands them (see [`fragments`]). Ten times the complexity
+/// limit, which refuses anything over a thousand fields later anyway.
+pub const MAX_EXPANDED_FIELDS: usize = 10 * super::MAX_COMPLEXITY;
 
 /// Request data that marks a request as read-only (it came over GET), with the operation
 /// the client selected, if any.
@@ -34,6 +47,28 @@ impl ExtensionFactory for RequestPhases {
 
 #[async_trait::async_trait]
 impl Extension for RequestPhases {
+    /// Bound the request, then parse it here (async-graphql reuses the parsed document):
+    /// nesting first, since the parser recurses per level, then the fragment expansion, since
+    /// async-graphql's own depth and validation passes expand fragments as they go.
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        check_nesting(&request.query, &request.variables)?;
+        let document = request
+            .parsed_query()
+            .map_err(|error| with_code(error, code::GRAPHQL_PARSE_FAILED))?;
+        fragments::check(document, MAX_EXPANDED_FIELDS).map_err(|error| {
+            with_code(
+                ServerError::new(error.to_string(), None),
+                code::GRAPHQL_VALIDATION_FAILED,
+            )
+        })?;
+        next.run(ctx, request).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -66,6 +101,21 @@ impl Extension for RequestPhases {
                 .collect()
         })
     }
+}
+
+/// Refuse documents and variables nesting deeper than [`nesting::MAX_DEPTH`], before the
+/// parser (which recurses once per level of a list or object literal, with no bound of its
+/// own) sees them.
+fn check_nesting(query: &str, variables: &Variables) -> ServerResult<()> {
+    let refuse = |error: nesting::TooDeep, code: &str| {
+        with_code(ServerError::new(error.to_string(), None), code)
+    };
+    nesting::check_graphql(query).map_err(|error| refuse(error, code::GRAPHQL_PARSE_FAILED))?;
+    for value in variables.values() {
+        nesting::check_value(value, "a variable")
+            .map_err(|error| refuse(error, code::BAD_USER_INPUT))?;
+    }
+    Ok(())
 }
 
 /// Whether the operation the request would run is a mutation. With several operations and

@@ -71,6 +71,19 @@ pub async fn json_errors(
     replacement
 }
 
+/// What a request that panicked is answered with: a plain 500, which [`json_errors`] turns
+/// into a JSON error with the correlation id. The panic is logged here, inside the request's
+/// span, so the log line carries the same id; the process goes on serving.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "request handler panicked");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
 fn is_json(response: &Response) -> bool {
     response
         .headers()

@@ -5,7 +5,8 @@
 //! |---|---|
 //! | body is not a JSON GraphQL request, or GET without `query` | 400 `BAD_REQUEST` |
 //! | body larger than 1 MiB | 413 `PAYLOAD_TOO_LARGE` |
-//! | content type other than JSON | 415 `BAD_REQUEST` |
+//! | POST without a JSON content type (none at all included: CSRF) | 415 `BAD_REQUEST` |
+//! | JSON body nesting deeper than 64 levels | 400 `BAD_USER_INPUT` |
 //! | mutation over GET | 405 `METHOD_NOT_ALLOWED`, with `Allow: POST` |
 //! | document fails to parse or validate | 400 when the client accepts `application/graphql-response+json`, else 200 (`application/json`), as the spec says |
 //! | anything else | 200, with `errors` for failed fields |
@@ -26,6 +27,7 @@ use super::correlation::CorrelationId;
 use super::errors::error_response;
 use crate::graphql::errors::code;
 use crate::graphql::phases::ReadOnly;
+use crate::nesting;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -36,6 +38,15 @@ pub async fn get(
     headers: HeaderMap,
     params: Result<Query<Params<String>>, QueryRejection>,
 ) -> Response {
+    // Before serde_json and async-graphql recurse into the variables.
+    if let Ok(Query(Params {
+        variables: Some(text),
+        ..
+    })) = &params
+        && let Err(error) = nesting::check_json(text.as_bytes(), "`variables`")
+    {
+        return too_deep(&error, &id);
+    }
     let request = params
         .map_err(|rejection| rejection.body_text())
         .and_then(|Query(params)| params.into_request());
@@ -60,8 +71,9 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !is_json_content(&headers) {
-        let message = "the request body must be JSON (Content-Type: application/json)";
+    if !body::is_json(&headers) {
+        body::discard(body).await;
+        let message = "the request body must be JSON, sent with Content-Type: application/json";
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code::BAD_REQUEST,
@@ -88,6 +100,10 @@ pub async fn post(
             );
         }
     };
+    // Before serde_json and async-graphql recurse into the variables.
+    if let Err(error) = nesting::check_json(&bytes, "the request body") {
+        return too_deep(&error, &id);
+    }
     let request = serde_json::from_slice::<Params<Map<String, Value>>>(&bytes)
         .map_err(|error| error.to_string())
         .and_then(Params::into_request);
@@ -99,6 +115,15 @@ pub async fn post(
             error_response(StatusCode::BAD_REQUEST, code::BAD_REQUEST, message, &id)
         }
     }
+}
+
+fn too_deep(error: &nesting::TooDeep, id: &CorrelationId) -> Response {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        code::BAD_USER_INPUT,
+        error.to_string(),
+        id,
+    )
 }
 
 /// The parameters of a GraphQL-over-HTTP request, named as the spec names them. Our own type
@@ -205,20 +230,4 @@ fn accepts_graphql_response_json(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains(GRAPHQL_RESPONSE_JSON))
-}
-
-fn is_json_content(headers: &HeaderMap) -> bool {
-    // No content type at all is read as JSON, as most GraphQL clients expect.
-    headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or(""))
-        .is_none_or(|v| {
-            let essence = v
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            essence == "application/json" || essence == GRAPHQL_RESPONSE_JSON
-        })
 }

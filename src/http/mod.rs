@@ -13,6 +13,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::routing::get;
 use axum::{Router, middleware};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -82,7 +83,12 @@ pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpO
     // Layers wrap what comes before them, so the last is outermost: the correlation id exists before the span is made and before any
     // error body is written; the error mapper sits outside the limits it reports on.
     routes
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Inside the request span, so the panic is logged with the correlation id; the
+        // plain 500 it returns becomes a JSON error body in `json_errors`.
+        .layer(CatchPanicLayer::custom(errors::panic_response))
+        // Handlers refuse bodies over MAX_BODY_BYTES themselves, reading the rest so the
+        // client sees the 413 (see `body`); this bound is where reading stops being worth it.
+        .layer(RequestBodyLimitLayer::new(body::MAX_DRAIN_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,

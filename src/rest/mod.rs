@@ -9,7 +9,7 @@ pub mod errors;
 pub mod wire;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
@@ -21,6 +21,7 @@ use crate::http::AppState;
 use crate::http::body::{self, BodyError};
 use crate::http::correlation::CorrelationId;
 use crate::model::Session;
+use crate::nesting;
 use errors::{ErrorDescription, session_error};
 use wire::{PageV1, SessionV1};
 
@@ -77,9 +78,22 @@ async fn command(
     State(state): State<AppState>,
     Extension(id): Extension<CorrelationId>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
+    if !body::is_json(&headers) {
+        body::discard(body).await;
+        let message = "the request body must be JSON, sent with Content-Type: application/json";
+        return ErrorDescription::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            message,
+            &id,
+        )
+        .into_response();
+    }
     let Some(command) = Command::parse(&name) else {
+        body::discard(body).await;
         let known: Vec<&str> = Command::ALL.iter().map(|(n, _)| *n).collect();
         let message = format!("unknown command {name:?}; known: {}", known.join(", "));
         return ErrorDescription::new(StatusCode::NOT_FOUND, "UNKNOWN_COMMAND", message, &id)
@@ -110,6 +124,8 @@ async fn read_params(
         BodyError::Unreadable(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST", error.to_string()),
     })?;
     let bad_json = |message: String| (StatusCode::BAD_REQUEST, "INVALID_JSON", message);
+    // Before serde_json recurses into it.
+    nesting::check_json(&bytes, "the request body").map_err(|e| bad_json(e.to_string()))?;
     let value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {

@@ -2,6 +2,7 @@
 
 mod client;
 mod embedded;
+mod hardening;
 mod helpers;
 mod http;
 mod playground;

@@ -531,12 +531,16 @@ async fn close_expired_sessions_closes_only_idle_sessions_and_answers_how_many()
 }
 
 #[tokio::test]
-async fn close_expired_sessions_accepts_an_empty_body() {
+async fn close_expired_sessions_accepts_an_empty_json_body() {
     // Arrange
     let app = spawn_app().await;
 
     // Act
-    let reply = send(app.client.post(command_url(&app, "close_expired_sessions"))).await;
+    let request = app
+        .client
+        .post(command_url(&app, "close_expired_sessions"))
+        .header("content-type", "application/json");
+    let reply = send(request).await;
 
     // Assert
     assert_eq!(reply.status, 200, "body: {}", reply.text);
