@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::controller::ControllerOptions;
 use crate::http::{HttpOptions, MAX_BODY_BYTES};
+use crate::model::{LimitPolicy, UserLimit};
 use crate::store::StoreUrl;
 
 /// `sessions`: a user-sessions service with a GraphQL API.
@@ -45,7 +46,30 @@ pub struct Config {
     /// Close open sessions idle for longer than this (e.g. 30m, 24h, 7d).
     #[arg(long, env = "SESSIONS_EXPIRE_TIMEOUT", default_value = "24h", value_parser = parse_duration)]
     pub expire_timeout: Duration,
-    /// How often the background task closes expired sessions (e.g. 1m, 15m).
+    /// Close open sessions older than this, however active (e.g. 12h, 30d); `off` for no
+    /// limit.
+    #[arg(long, env = "SESSIONS_MAX_LIFETIME", default_value = "off", value_parser = parse_optional_duration)]
+    pub max_lifetime: OptionalDuration,
+    /// A touch within this time of a session's last activity is answered without a write
+    /// (e.g. 30s); 0s writes every touch.
+    #[arg(long, env = "SESSIONS_TOUCH_INTERVAL", default_value = "0s", value_parser = parse_duration_or_zero)]
+    pub touch_interval: Duration,
+    /// Open sessions one user may hold at once; 0 for no limit.
+    #[arg(long, env = "SESSIONS_MAX_SESSIONS_PER_USER", default_value_t = 0)]
+    pub max_sessions_per_user: usize,
+    /// What opening one more session than the per-user limit does.
+    #[arg(
+        long,
+        env = "SESSIONS_SESSION_LIMIT_POLICY",
+        value_enum,
+        default_value = "evict-oldest"
+    )]
+    pub session_limit_policy: LimitPolicyArg,
+    /// Delete closed sessions this long after they closed (e.g. 30d); `off` keeps them forever.
+    #[arg(long, env = "SESSIONS_RETENTION", default_value = "30d", value_parser = parse_optional_duration)]
+    pub retention: OptionalDuration,
+    /// How often the background task closes expired sessions and deletes those past retention
+    /// (e.g. 1m, 15m).
     #[arg(long, env = "SESSIONS_CLEANUP_INTERVAL", default_value = "15m", value_parser = parse_duration)]
     pub cleanup_interval: Duration,
     /// Largest `user` or `data` JSON, serialized (e.g. 512B, 64KiB, 1MiB; at most 1MiB).
@@ -65,6 +89,28 @@ pub struct Config {
     pub store: StoreUrl,
 }
 
+/// A duration that `off` switches off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptionalDuration(pub Option<Duration>);
+
+/// `--session-limit-policy`: what opening one session over the per-user limit does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LimitPolicyArg {
+    /// Close the user's session with the oldest activity (`EVICTED`) and open the new one.
+    EvictOldest,
+    /// Refuse the new session with `SESSION_LIMIT_REACHED`.
+    Deny,
+}
+
+impl From<LimitPolicyArg> for LimitPolicy {
+    fn from(arg: LimitPolicyArg) -> Self {
+        match arg {
+            LimitPolicyArg::EvictOldest => Self::EvictOldest,
+            LimitPolicyArg::Deny => Self::Deny,
+        }
+    }
+}
+
 impl Config {
     /// Read the configuration from the command line and the environment; on bad input, clap
     /// prints what is wrong and exits with status 2.
@@ -80,6 +126,11 @@ impl Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             expire_timeout: controller.expire_timeout,
+            max_lifetime: OptionalDuration(controller.max_lifetime),
+            touch_interval: controller.touch_interval,
+            max_sessions_per_user: 0,
+            session_limit_policy: LimitPolicyArg::EvictOldest,
+            retention: OptionalDuration(controller.retention),
             cleanup_interval: controller.cleanup_interval,
             max_payload: controller.max_payload,
             request_timeout: http.request_timeout,
@@ -90,8 +141,16 @@ impl Config {
 
     /// The controller's share of the configuration.
     pub fn controller_options(&self) -> ControllerOptions {
+        let user_limit = (self.max_sessions_per_user > 0).then(|| UserLimit {
+            max: self.max_sessions_per_user,
+            policy: self.session_limit_policy.into(),
+        });
         ControllerOptions {
             expire_timeout: self.expire_timeout,
+            max_lifetime: self.max_lifetime.0,
+            touch_interval: self.touch_interval,
+            user_limit,
+            retention: self.retention.0,
             cleanup_interval: self.cleanup_interval,
             max_payload: self.max_payload,
         }
@@ -114,6 +173,19 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("must be longer than zero".into());
     }
     Ok(duration)
+}
+
+fn parse_duration_or_zero(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 0s, 30s, 5m)"))
+}
+
+fn parse_optional_duration(text: &str) -> Result<OptionalDuration, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(OptionalDuration(None));
+    }
+    parse_duration(text)
+        .map(|d| OptionalDuration(Some(d)))
+        .map_err(|e| format!("{e}, or off"))
 }
 
 /// Parse sizes like `65536`, `512B`, `64KiB`, `64KB`, `1MiB` (KB and KiB both mean 1024 bytes).
@@ -170,6 +242,36 @@ mod tests {
     }
 
     #[test]
+    fn optional_durations_take_off_or_a_positive_duration() {
+        assert_eq!(parse_optional_duration("off"), Ok(OptionalDuration(None)));
+        assert_eq!(
+            parse_optional_duration("30d"),
+            Ok(OptionalDuration(Some(Duration::from_secs(30 * 86_400))))
+        );
+        assert!(parse_optional_duration("0s").is_err());
+        assert!(parse_optional_duration("never").is_err());
+    }
+
+    #[test]
+    fn a_per_user_limit_and_its_policy_reach_the_controller() {
+        let cli = Cli::parse_from([
+            "sessions",
+            "--max-sessions-per-user",
+            "3",
+            "--session-limit-policy",
+            "deny",
+        ]);
+        let limit = cli.serve.controller_options().user_limit;
+        assert_eq!(
+            limit,
+            Some(UserLimit {
+                max: 3,
+                policy: LimitPolicy::Deny
+            })
+        );
+    }
+
+    #[test]
     fn durations_must_be_positive_and_readable() {
         assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
         assert!(parse_duration("0s").is_err());
@@ -193,6 +295,13 @@ mod tests {
         let duration = |id| parse_duration(&documented_default(id)).expect("valid default");
         assert_eq!(duration("expire_timeout"), controller.expire_timeout);
         assert_eq!(duration("cleanup_interval"), controller.cleanup_interval);
+        let optional = |id| parse_optional_duration(&documented_default(id)).expect("valid");
+        assert_eq!(optional("max_lifetime").0, controller.max_lifetime);
+        assert_eq!(optional("retention").0, controller.retention);
+        let touch = parse_duration_or_zero(&documented_default("touch_interval"));
+        assert_eq!(touch, Ok(controller.touch_interval));
+        assert_eq!(documented_default("max_sessions_per_user"), "0");
+        assert_eq!(controller.user_limit, None);
         assert_eq!(
             duration("request_timeout"),
             HttpOptions::default().request_timeout

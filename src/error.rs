@@ -44,6 +44,10 @@ pub enum InputField {
     Take,
     /// Paging: whether to count all matches.
     Total,
+    /// The reason given for closing a session.
+    Reason,
+    /// The session to keep open when closing all of a user's sessions.
+    ExceptSessionId,
 }
 
 impl InputField {
@@ -68,6 +72,8 @@ impl InputField {
             Self::Skip => "paging.skip",
             Self::Take => "paging.take",
             Self::Total => "paging.total",
+            Self::Reason => "reason",
+            Self::ExceptSessionId => "exceptSessionId",
         }
     }
 }
@@ -95,6 +101,9 @@ pub enum SessionError {
     /// The session is closed and can no longer be changed.
     #[error("session {0} is closed")]
     Closed(SessionId),
+    /// The user already holds the most open sessions allowed, and the policy refuses more.
+    #[error("user {0:?} already has the most open sessions allowed")]
+    LimitReached(String),
     /// The store failed; details stay in `source()` and go to the log, not to clients.
     #[error("session store failed")]
     Store(#[from] StoreError),

@@ -15,6 +15,8 @@ pub struct SessionId(Uuid);
 impl SessionId {
     /// The largest possible id; used as an upper bound in ordered indexes.
     pub const MAX: SessionId = SessionId(Uuid::max());
+    /// The smallest possible id; used as a lower bound in ordered indexes.
+    pub const MIN: SessionId = SessionId(Uuid::nil());
 
     /// A fresh random (v4) id.
     pub fn random() -> Self {
@@ -81,6 +83,106 @@ pub struct Session {
     pub user: Option<Value>,
     /// Per-session data; cleared on close.
     pub data: Option<Value>,
+    /// Why the session was closed; `None` while it is open, and for sessions closed before
+    /// reasons were recorded.
+    pub close_reason: Option<CloseReason>,
+}
+
+/// Why a session was closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The user or the application signed the session out.
+    Logout,
+    /// No activity for longer than the idle (expire) timeout.
+    IdleTimeout,
+    /// Open for longer than the maximum lifetime, whatever its activity.
+    MaxLifetime,
+    /// Closed by an administrator or by "log out everywhere".
+    Revoked,
+    /// Closed to make room for a newer session of the same user (per-user limit).
+    Evicted,
+}
+
+impl CloseReason {
+    /// Every reason, in declaration order.
+    pub const ALL: [CloseReason; 5] = [
+        Self::Logout,
+        Self::IdleTimeout,
+        Self::MaxLifetime,
+        Self::Revoked,
+        Self::Evicted,
+    ];
+
+    /// The reason as stored and sent: `LOGOUT`, `IDLE_TIMEOUT`, `MAX_LIFETIME`, `REVOKED`,
+    /// `EVICTED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "LOGOUT",
+            Self::IdleTimeout => "IDLE_TIMEOUT",
+            Self::MaxLifetime => "MAX_LIFETIME",
+            Self::Revoked => "REVOKED",
+            Self::Evicted => "EVICTED",
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text is not one of the [`CloseReason`]s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a close reason: {0:?}")]
+pub struct UnknownCloseReason(pub String);
+
+impl FromStr for CloseReason {
+    type Err = UnknownCloseReason;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|reason| reason.as_str() == s)
+            .ok_or_else(|| UnknownCloseReason(s.to_owned()))
+    }
+}
+
+/// The instants that decide expiry at one moment: a session open at that moment is expired
+/// when its last activity is before `idle`, or it was opened before `lifetime`.
+///
+/// Stores receive these rather than durations, so each backend compares stored times with
+/// bounds and never does date arithmetic of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cutoffs {
+    /// Activity strictly before this is past the idle timeout.
+    pub idle: DateTime<Utc>,
+    /// Opening strictly before this is past the maximum lifetime; `None` without one.
+    pub lifetime: Option<DateTime<Utc>>,
+}
+
+impl Cutoffs {
+    /// Why `session` is expired at these cutoffs, or `None` while it is not (or is closed).
+    ///
+    /// Past both bounds, the reason is the bound it passed first: the max lifetime ended at
+    /// `open_time + max`, idleness at `request_time + idle`, and `open_time - lifetime <=
+    /// request_time - idle` says the first came no later (a tie counts as the max lifetime).
+    pub fn reason(&self, session: &Session) -> Option<CloseReason> {
+        if !session.active {
+            return None;
+        }
+        let idle = session.request_time < self.idle;
+        let lifetime = self.lifetime.filter(|cutoff| session.open_time < *cutoff);
+        match lifetime {
+            Some(cutoff)
+                if !idle || session.open_time - cutoff <= session.request_time - self.idle =>
+            {
+                Some(CloseReason::MaxLifetime)
+            }
+            _ if idle => Some(CloseReason::IdleTimeout),
+            _ => None,
+        }
+    }
 }
 
 /// The key sessions are listed by: most recent activity first, then id ascending.
@@ -101,17 +203,20 @@ impl Session {
             client: new.client,
             user: new.user,
             data: new.data,
+            close_reason: None,
         }
     }
 
-    /// Close the session at `now`: inactive, `close_time = request_time = now`, cached `user`
-    /// and `data` dropped. Returns false, changing nothing, when it was already closed.
-    pub fn close(&mut self, now: DateTime<Utc>) -> bool {
+    /// Close the session at `now` for `reason`: inactive, `close_time = request_time = now`,
+    /// cached `user` and `data` dropped. Returns false, changing nothing, when it was already
+    /// closed (so the first reason stays).
+    pub fn close(&mut self, now: DateTime<Utc>, reason: CloseReason) -> bool {
         if !self.active {
             return false;
         }
         let now = self.latest(now);
         self.active = false;
+        self.close_reason = Some(reason);
         self.close_time = Some(now);
         self.request_time = now;
         self.user = None;
@@ -124,6 +229,7 @@ impl Session {
         match change {
             SessionChange::Data(data) => self.data = data,
             SessionChange::User(user) => self.user = user,
+            SessionChange::Touch => {}
         }
         self.request_time = self.latest(now);
     }
@@ -134,9 +240,23 @@ impl Session {
         self.request_time.max(now)
     }
 
-    /// True when the session is open and its last activity is strictly before `cutoff`.
-    pub fn is_expired(&self, cutoff: DateTime<Utc>) -> bool {
-        self.active && self.request_time < cutoff
+    /// When the session expires, given the idle timeout and the optional maximum lifetime:
+    /// `min(request_time + idle, open_time + max_lifetime)`; `None` once closed. Saturates at
+    /// the latest representable time.
+    pub fn expires_at(
+        &self,
+        idle: TimeDelta,
+        max_lifetime: Option<TimeDelta>,
+    ) -> Option<DateTime<Utc>> {
+        if !self.active {
+            return None;
+        }
+        let later = |time: DateTime<Utc>, by: TimeDelta| {
+            time.checked_add_signed(by)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        };
+        let idle_end = later(self.request_time, idle);
+        Some(max_lifetime.map_or(idle_end, |max| idle_end.min(later(self.open_time, max))))
     }
 
     /// Where this session sorts in a listing.
@@ -162,13 +282,46 @@ pub struct NewSession {
     pub data: Option<Value>,
 }
 
-/// A change to an open session's cached JSON.
+/// A change to an open session; each one also marks it active now.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SessionChange {
     /// Replace the session data.
     Data(Option<Value>),
     /// Replace the cached user.
     User(Option<Value>),
+    /// Nothing but the activity itself.
+    Touch,
+}
+
+/// How many open sessions one user may hold, and what happens to one more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserLimit {
+    /// Open sessions a user may hold at once; at least 1.
+    pub max: usize,
+    /// What opening one more does.
+    pub policy: LimitPolicy,
+}
+
+/// What opening a session does when its user is at the limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LimitPolicy {
+    /// Close the user's open session with the oldest activity (ties by id) as `EVICTED`.
+    #[default]
+    EvictOldest,
+    /// Refuse the new session.
+    Deny,
+}
+
+/// The outcome of opening a session under a [`UserLimit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// The session was stored; these sessions of the user were evicted to make room.
+    Opened {
+        /// The sessions closed as `EVICTED`, oldest first.
+        evicted: Vec<SessionId>,
+    },
+    /// The user is at the limit and the policy is [`LimitPolicy::Deny`]: nothing was stored.
+    Denied,
 }
 
 /// Which sessions a listing returns; all present conditions must hold.
@@ -273,14 +426,15 @@ mod tests {
         let mut s = session("u", 0);
         s.data = Some(Value::from("x"));
         s.user = Some(Value::from("y"));
-        assert!(s.close(at(5)));
+        assert!(s.close(at(5), CloseReason::Logout));
         assert_eq!(
             (s.active, s.close_time, s.request_time),
             (false, Some(at(5)), at(5))
         );
         assert_eq!((s.user.clone(), s.data.clone()), (None, None));
+        assert_eq!(s.close_reason, Some(CloseReason::Logout));
         let before = s.clone();
-        assert!(!s.close(at(9)));
+        assert!(!s.close(at(9), CloseReason::Revoked));
         assert_eq!(s, before);
     }
 
@@ -290,7 +444,7 @@ mod tests {
         s.apply(SessionChange::Data(Some(Value::from(1))), at(2_000));
         s.apply(SessionChange::Data(Some(Value::from(2))), at(1_500));
         assert_eq!(s.request_time, at(2_000));
-        assert!(s.close(at(1_800)));
+        assert!(s.close(at(1_800), CloseReason::Logout));
         assert_eq!((s.request_time, s.close_time), (at(2_000), Some(at(2_000))));
     }
 
@@ -310,8 +464,50 @@ mod tests {
     #[test]
     fn expiry_needs_activity_strictly_before_the_cutoff() {
         let s = session("u", 1_000);
-        assert!(!s.is_expired(at(1_000)));
-        assert!(s.is_expired(at(1_001)));
+        let idle_only = |idle| Cutoffs {
+            idle: at(idle),
+            lifetime: None,
+        };
+        assert_eq!(idle_only(1_000).reason(&s), None);
+        assert_eq!(idle_only(1_001).reason(&s), Some(CloseReason::IdleTimeout));
+    }
+
+    #[test]
+    fn a_session_past_both_bounds_is_closed_for_the_one_it_passed_first() {
+        // Opened at 0, last active at 1_000; idle timeout 500, max lifetime 1_200.
+        let mut s = session("u", 0);
+        s.request_time = at(1_000);
+        let (idle, max) = (TimeDelta::milliseconds(500), TimeDelta::milliseconds(1_200));
+        let at_now = |now: i64| Cutoffs {
+            idle: at(now) - idle,
+            lifetime: Some(at(now) - max),
+        };
+        assert_eq!(s.expires_at(idle, Some(max)), Some(at(1_200)));
+        assert_eq!(at_now(1_200).reason(&s), None);
+        assert_eq!(at_now(1_201).reason(&s), Some(CloseReason::MaxLifetime));
+        // Idle ended at 1_500, after the lifetime: still the lifetime's reason.
+        assert_eq!(at_now(5_000).reason(&s), Some(CloseReason::MaxLifetime));
+        // With a longer lifetime, idleness comes first.
+        let long = TimeDelta::milliseconds(3_000);
+        let later = Cutoffs {
+            idle: at(5_000) - idle,
+            lifetime: Some(at(5_000) - long),
+        };
+        assert_eq!(s.expires_at(idle, Some(long)), Some(at(1_500)));
+        assert_eq!(later.reason(&s), Some(CloseReason::IdleTimeout));
+        assert!(s.close(at(5_000), CloseReason::Logout));
+        assert_eq!(
+            (later.reason(&s), s.expires_at(idle, Some(long))),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn close_reasons_print_and_parse_as_their_wire_names() {
+        for reason in CloseReason::ALL {
+            assert_eq!(reason.as_str().parse(), Ok(reason));
+        }
+        assert!("logout".parse::<CloseReason>().is_err());
     }
 
     #[test]

@@ -26,7 +26,7 @@ use operations as ops;
 
 use crate::controller::Paging;
 use crate::http::correlation;
-use crate::model::{InvalidSessionId, Page, Session, SessionFilter, SessionId};
+use crate::model::{CloseReason, InvalidSessionId, Page, Session, SessionFilter, SessionId};
 
 /// A client of one sessions service. Cheap to clone; clones share connections.
 ///
@@ -252,16 +252,70 @@ impl SessionsClient {
         .await
     }
 
-    /// Close a session; closing a closed one returns it unchanged.
+    /// Close a session as signed out (`LOGOUT`); closing a closed one returns it unchanged.
     ///
     /// # Errors
     /// `NotFound`; `Unavailable`; `Server`.
     pub async fn close_session(&self, id: &SessionId) -> Result<Session, ClientError> {
+        self.close_session_for(id, CloseReason::Logout).await
+    }
+
+    /// Close a session for `reason`: `Logout` or `Revoked` (the others are the service's own).
+    ///
+    /// # Errors
+    /// `BadInput` for another reason; `NotFound`; `Unavailable`; `Server`.
+    pub async fn close_session_for(
+        &self,
+        id: &SessionId,
+        reason: CloseReason,
+    ) -> Result<Session, ClientError> {
+        use ops::close_session::CloseReason as Wire;
+        let reason = match reason {
+            CloseReason::Logout => Wire::LOGOUT,
+            CloseReason::IdleTimeout => Wire::IDLE_TIMEOUT,
+            CloseReason::MaxLifetime => Wire::MAX_LIFETIME,
+            CloseReason::Revoked => Wire::REVOKED,
+            CloseReason::Evicted => Wire::EVICTED,
+        };
         let variables = ops::close_session::Variables {
             session_id: id.to_string(),
+            reason,
         };
         self.call::<ops::CloseSession, _>(variables, |data| data.close_session.try_into())
             .await
+    }
+
+    /// Mark an open session active now, changing nothing else.
+    ///
+    /// # Errors
+    /// `NotFound`; `SessionClosed` (an expired session is closed by the touch);
+    /// `Unavailable`; `Server`.
+    pub async fn touch_session(&self, id: &SessionId) -> Result<Session, ClientError> {
+        let variables = ops::touch_session::Variables {
+            session_id: id.to_string(),
+        };
+        self.call::<ops::TouchSession, _>(variables, |data| data.touch_session.try_into())
+            .await
+    }
+
+    /// Close every open session of `user_id` except `except` ("log out everywhere else"), as
+    /// `Revoked`; returns how many were closed.
+    ///
+    /// # Errors
+    /// `BadInput`; `Unavailable`; `Server`.
+    pub async fn close_user_sessions(
+        &self,
+        user_id: &str,
+        except: Option<&SessionId>,
+    ) -> Result<u64, ClientError> {
+        let variables = ops::close_user_sessions::Variables {
+            user_id: user_id.to_owned(),
+            except_session_id: except.map(ToString::to_string),
+        };
+        self.call::<ops::CloseUserSessions, _>(variables, |data| {
+            Ok(u64::try_from(data.close_user_sessions).unwrap_or(0))
+        })
+        .await
     }
 
     /// Close every open session idle for longer than the service's expire timeout; returns
@@ -369,6 +423,19 @@ macro_rules! session_from_fields {
                     client: fields.client,
                     user: fields.user,
                     data: fields.data,
+                    // A reason this client does not know (from a newer service) reads as
+                    // not recorded.
+                    close_reason: fields.close_reason.and_then(|reason| {
+                        use ops::$module::CloseReason as Wire;
+                        match reason {
+                            Wire::LOGOUT => Some(CloseReason::Logout),
+                            Wire::IDLE_TIMEOUT => Some(CloseReason::IdleTimeout),
+                            Wire::MAX_LIFETIME => Some(CloseReason::MaxLifetime),
+                            Wire::REVOKED => Some(CloseReason::Revoked),
+                            Wire::EVICTED => Some(CloseReason::Evicted),
+                            Wire::Other(_) => None,
+                        }
+                    }),
                 })
             }
         }
@@ -382,5 +449,6 @@ session_from_fields!(
     store_session_data,
     update_session_user,
     close_session,
+    touch_session,
     delete_session
 );

@@ -29,5 +29,7 @@ operation!(OpenSession);
 operation!(StoreSessionData);
 operation!(UpdateSessionUser);
 operation!(CloseSession);
+operation!(TouchSession);
+operation!(CloseUserSessions);
 operation!(CloseExpiredSessions);
 operation!(DeleteSession);

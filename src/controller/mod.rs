@@ -11,8 +11,8 @@ use tokio::task::JoinHandle;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{InputField, SessionError};
 use crate::model::{
-    NewSession, Page, PageRequest, Session, SessionChange, SessionCounts, SessionFilter, SessionId,
-    truncate_to_millis,
+    Admission, CloseReason, Cutoffs, NewSession, Page, PageRequest, Session, SessionChange,
+    SessionCounts, SessionFilter, SessionId, UserLimit, truncate_to_millis,
 };
 use crate::store::SessionStore;
 
@@ -25,12 +25,24 @@ pub const DEFAULT_TAKE: usize = 100;
 /// Largest page; larger requests are clamped to it.
 pub const MAX_TAKE: usize = 1000;
 
+/// Closed sessions deleted per step of the retention purge: small enough that no step holds
+/// a lock or a transaction for long.
+pub const PURGE_BATCH: usize = 1000;
+
 /// Tunable rules of the controller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ControllerOptions {
     /// An open session idle for longer than this is closed by [`SessionsController::close_expired`].
     pub expire_timeout: Duration,
-    /// How often the background task closes expired sessions.
+    /// An open session older than this is closed, however active; `None` for no limit.
+    pub max_lifetime: Option<Duration>,
+    /// A touch within this time of the last activity is answered without a write.
+    pub touch_interval: Duration,
+    /// How many open sessions one user may hold, and what one more does; `None` for no limit.
+    pub user_limit: Option<UserLimit>,
+    /// Closed sessions are deleted this long after they closed; `None` keeps them forever.
+    pub retention: Option<Duration>,
+    /// How often the background task closes expired sessions and purges old closed ones.
     pub cleanup_interval: Duration,
     /// Largest accepted `user` or `data` JSON, in bytes when serialized.
     pub max_payload: usize,
@@ -40,6 +52,10 @@ impl Default for ControllerOptions {
     fn default() -> Self {
         Self {
             expire_timeout: Duration::from_secs(24 * 60 * 60),
+            max_lifetime: None,
+            touch_interval: Duration::ZERO,
+            user_limit: None,
+            retention: Some(Duration::from_secs(30 * 24 * 60 * 60)),
             cleanup_interval: Duration::from_secs(15 * 60),
             max_payload: 64 * 1024,
         }
@@ -114,6 +130,30 @@ impl SessionsController {
         truncate_to_millis(self.clock.now())
     }
 
+    /// The expiry bounds at `now`.
+    fn cutoffs(&self, now: DateTime<Utc>) -> Cutoffs {
+        let before = |by: Duration| {
+            let by = TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
+            now.checked_sub_signed(by)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        };
+        Cutoffs {
+            idle: before(self.options.expire_timeout),
+            lifetime: self.options.max_lifetime.map(before),
+        }
+    }
+
+    /// When `session` expires under this controller's rules: the earlier of its last
+    /// activity plus the expire timeout and its open time plus the max lifetime; `None` once
+    /// closed.
+    pub fn expires_at(&self, session: &Session) -> Option<DateTime<Utc>> {
+        let delta = |d: Duration| TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX);
+        session.expires_at(
+            delta(self.options.expire_timeout),
+            self.options.max_lifetime.map(delta),
+        )
+    }
+
     /// Open a new active session.
     ///
     /// # Errors
@@ -142,8 +182,27 @@ impl SessionsController {
             data: new.data.filter(|v| !v.is_null()),
             ..new
         };
-        let session = Session::open(SessionId::random(), new, self.now());
-        self.store.insert(&session).await?;
+        let now = self.now();
+        let session = Session::open(SessionId::random(), new, now);
+        match self.options.user_limit {
+            None => self.store.insert(&session).await?,
+            Some(limit) => {
+                let admission = self
+                    .store
+                    .insert_limited(&session, limit, self.cutoffs(now))
+                    .await?;
+                match admission {
+                    Admission::Denied => {
+                        return Err(SessionError::LimitReached(session.user_id));
+                    }
+                    Admission::Opened { evicted } => {
+                        for id in evicted {
+                            tracing::info!(session_id = %id, reason = "EVICTED", "session closed");
+                        }
+                    }
+                }
+            }
+        }
         tracing::info!(session_id = %session.id, "session opened");
         Ok(session)
     }
@@ -199,49 +258,144 @@ impl SessionsController {
             .await
     }
 
+    /// Mark an open session active now without changing anything else. A touch within
+    /// `touch_interval` of the last activity is answered without a write, so a client may
+    /// touch on every request.
+    ///
+    /// # Errors
+    /// `NotFound`, `Closed` (an expired session is closed by the touch), `Store`.
+    #[tracing::instrument(skip(self), err(Debug), fields(session_id = %id))]
+    pub async fn touch(&self, id: &SessionId) -> Result<Session, SessionError> {
+        if !self.options.touch_interval.is_zero() {
+            let now = self.now();
+            let interval =
+                TimeDelta::from_std(self.options.touch_interval).unwrap_or(TimeDelta::MAX);
+            if let Some(session) = self.store.get(id).await?
+                && self.cutoffs(now).reason(&session).is_none()
+                && session.active
+                && now - session.request_time < interval
+            {
+                return Ok(session);
+            }
+        }
+        self.update_open(id, SessionChange::Touch).await
+    }
+
     async fn update_open(
         &self,
         id: &SessionId,
         change: SessionChange,
     ) -> Result<Session, SessionError> {
-        if let Some(session) = self.store.update_open(id, change, self.now()).await? {
+        let now = self.now();
+        let cutoffs = self.cutoffs(now);
+        if let Some(session) = self.store.update_open(id, change, now, cutoffs).await? {
             return Ok(session);
         }
-        // The conditional update did nothing: tell "unknown" from "closed".
-        match self.store.get(id).await? {
-            Some(_) => Err(SessionError::Closed(*id)),
-            None => Err(SessionError::NotFound(*id)),
+        // The conditional update did nothing: unknown, closed, or expired (close it now).
+        let Some(session) = self.store.get(id).await? else {
+            return Err(SessionError::NotFound(*id));
+        };
+        if let Some(reason) = cutoffs.reason(&session) {
+            self.store.close(id, now, reason).await?;
+            tracing::info!(session_id = %id, %reason, "session closed");
         }
+        Err(SessionError::Closed(*id))
     }
 
-    /// Close a session; closing a closed session returns it unchanged.
+    /// Close a session as signed out (`LOGOUT`); see [`Self::close_for`].
     ///
     /// # Errors
     /// `NotFound` when it is unknown; `Store` when the store fails.
-    #[tracing::instrument(skip(self), err(Debug), fields(session_id = %id))]
     pub async fn close(&self, id: &SessionId) -> Result<Session, SessionError> {
-        self.store
-            .close(id, self.now())
-            .await?
-            .ok_or(SessionError::NotFound(*id))
+        self.close_for(id, CloseReason::Logout).await
     }
 
-    /// Close every open session idle for longer than the expire timeout; returns how many.
+    /// Close a session for `reason`, `LOGOUT` or `REVOKED`; the other reasons are the
+    /// service's own. Closing a closed session returns it unchanged, first reason kept.
+    ///
+    /// # Errors
+    /// `InvalidInput` for another reason; `NotFound` when it is unknown; `Store`.
+    #[tracing::instrument(skip(self), err(Debug), fields(session_id = %id))]
+    pub async fn close_for(
+        &self,
+        id: &SessionId,
+        reason: CloseReason,
+    ) -> Result<Session, SessionError> {
+        if !matches!(reason, CloseReason::Logout | CloseReason::Revoked) {
+            return Err(SessionError::invalid(
+                InputField::Reason,
+                format!("must be LOGOUT or REVOKED, not {reason}"),
+            ));
+        }
+        let session = self
+            .store
+            .close(id, self.now(), reason)
+            .await?
+            .ok_or(SessionError::NotFound(*id))?;
+        tracing::info!(session_id = %id, %reason, "session closed");
+        Ok(session)
+    }
+
+    /// Close every open session of `user_id` except `except` ("log out everywhere else"), as
+    /// `REVOKED`, in one atomic step; returns how many. An unknown user closes none.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a user id over the length limit or holding U+0000; `Store`.
+    #[tracing::instrument(skip(self), err(Debug))]
+    pub async fn close_user_sessions(
+        &self,
+        user_id: &str,
+        except: Option<SessionId>,
+    ) -> Result<u64, SessionError> {
+        check_text(InputField::UserId, Some(user_id), MAX_USER_ID_CHARS)?;
+        let closed = self.store.close_user(user_id, except, self.now()).await?;
+        tracing::info!(user_id, closed, "user's sessions revoked");
+        Ok(closed)
+    }
+
+    /// Close every open session past its expiry (idle timeout or max lifetime), each with its
+    /// reason; returns how many.
     ///
     /// # Errors
     /// `Store` when the store fails.
     #[tracing::instrument(skip(self), err(Debug))]
     pub async fn close_expired(&self) -> Result<u64, SessionError> {
         let now = self.now();
-        let timeout = TimeDelta::from_std(self.options.expire_timeout).unwrap_or(TimeDelta::MAX);
-        let cutoff = now
-            .checked_sub_signed(timeout)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let closed = self.store.close_expired(cutoff, now).await?;
+        let closed = self.store.close_expired(self.cutoffs(now), now).await?;
         if closed > 0 {
             tracing::info!(closed, "expired sessions closed");
         }
         Ok(closed)
+    }
+
+    /// Delete the sessions closed longer ago than the retention, [`PURGE_BATCH`] at a time
+    /// with a yield between steps; returns how many. Does nothing when retention is off.
+    ///
+    /// # Errors
+    /// `Store` when the store fails (what was deleted before stays deleted).
+    #[tracing::instrument(skip(self), err(Debug))]
+    pub async fn purge_closed(&self) -> Result<u64, SessionError> {
+        let Some(retention) = self.options.retention else {
+            return Ok(0);
+        };
+        let before = TimeDelta::from_std(retention).unwrap_or(TimeDelta::MAX);
+        let cutoff = self
+            .now()
+            .checked_sub_signed(before)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let mut purged = 0;
+        loop {
+            let step = self.store.purge_closed(cutoff, PURGE_BATCH).await?;
+            purged += step;
+            if step < PURGE_BATCH as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        if purged > 0 {
+            tracing::info!(purged, "closed sessions past retention deleted");
+        }
+        Ok(purged)
     }
 
     /// Remove a session; returns it, or `None` when it was unknown.
@@ -261,7 +415,8 @@ impl SessionsController {
         Ok(self.store.counts().await?)
     }
 
-    /// Start the background task that runs [`Self::close_expired`] every cleanup interval.
+    /// Start the background task that runs [`Self::close_expired`] and then
+    /// [`Self::purge_closed`] every cleanup interval.
     ///
     /// The first run happens one interval after the start. Stop it with
     /// [`CleanupTask::stop`]; a run in progress finishes first.
@@ -276,8 +431,9 @@ impl SessionsController {
                 tokio::select! {
                     _ = stopped.changed() => break,
                     _ = ticks.tick() => {
-                        // Failures are logged by `close_expired`; the next tick tries again.
+                        // Failures are logged by each step; the next tick tries again.
                         let _ = controller.close_expired().await;
+                        let _ = controller.purge_closed().await;
                     }
                 }
             }

@@ -14,6 +14,9 @@ pub mod code {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     /// The session is closed and cannot be changed.
     pub const SESSION_CLOSED: &str = "SESSION_CLOSED";
+    /// The user already holds the most open sessions allowed (`--max-sessions-per-user`
+    /// with the `deny` policy); nothing was opened.
+    pub const SESSION_LIMIT_REACHED: &str = "SESSION_LIMIT_REACHED";
     /// The session store cannot be reached; retry later.
     pub const STORE_UNAVAILABLE: &str = "STORE_UNAVAILABLE";
     /// Something failed inside the service; details are in its log.
@@ -40,6 +43,7 @@ impl ErrorExtensions for SessionError {
             Self::InvalidInput { .. } => (code::BAD_USER_INPUT, self.to_string()),
             Self::NotFound(_) => (code::NOT_FOUND, self.to_string()),
             Self::Closed(_) => (code::SESSION_CLOSED, self.to_string()),
+            Self::LimitReached(_) => (code::SESSION_LIMIT_REACHED, self.to_string()),
             Self::Store(StoreError::Unavailable(_)) => (
                 code::STORE_UNAVAILABLE,
                 "the session store is unavailable; try again later".to_owned(),

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Json, Object, Result, ResultExt};
 use serde_json::Value;
 
 use super::errors::parse_id;
-use super::types::{OpenSessionInput, SessionObject};
+use super::types::{CloseReasonValue, OpenSessionInput, SessionObject};
 use crate::controller::SessionsController;
 use crate::error::InputField;
 
@@ -15,7 +15,7 @@ pub struct MutationRoot;
 /// Open, change, close and delete sessions.
 #[Object(name = "Mutation")]
 impl MutationRoot {
-    /// Open a new active session. Errors: `BAD_USER_INPUT` naming the field that breaks a limit.
+    /// Open a new active session. With a per-user session limit, the user's oldest open session is closed as EVICTED to make room, or, under the deny policy, nothing opens. Errors: `BAD_USER_INPUT` naming the field that breaks a limit; `SESSION_LIMIT_REACHED`.
     async fn open_session(
         &self,
         ctx: &Context<'_>,
@@ -51,14 +51,53 @@ impl MutationRoot {
         Ok(SessionObject(session.extend()?))
     }
 
-    /// Close a session and drop its cached user and data; closing a closed session returns it unchanged. Errors: `NOT_FOUND`.
-    async fn close_session(&self, ctx: &Context<'_>, session_id: ID) -> Result<SessionObject> {
+    /// Close a session and drop its cached user and data; closing a closed session returns it unchanged, with its first close reason. Errors: `NOT_FOUND`; `BAD_USER_INPUT` for a reason other than LOGOUT or REVOKED.
+    async fn close_session(
+        &self,
+        ctx: &Context<'_>,
+        session_id: ID,
+        #[graphql(
+            default_with = "CloseReasonValue::Logout",
+            desc = "Why: LOGOUT (the default: the user signed out) or REVOKED (an administrator or another device ended it). The other reasons are the service's own."
+        )]
+        reason: CloseReasonValue,
+    ) -> Result<SessionObject> {
         let controller = ctx.data::<SessionsController>()?;
         let id = parse_id(InputField::SessionId, &session_id).extend()?;
-        Ok(SessionObject(controller.close(&id).await.extend()?))
+        let session = controller.close_for(&id, reason.into()).await;
+        Ok(SessionObject(session.extend()?))
     }
 
-    /// Close every open session idle for longer than the expire timeout; returns how many were closed.
+    /// Mark an open session active now without changing anything else, moving its expiresAt. A touch soon after the last activity (within the service's touch interval) is answered without a write. Errors: `NOT_FOUND`, `SESSION_CLOSED` (an expired session is closed by the touch).
+    async fn touch_session(&self, ctx: &Context<'_>, session_id: ID) -> Result<SessionObject> {
+        let controller = ctx.data::<SessionsController>()?;
+        let id = parse_id(InputField::SessionId, &session_id).extend()?;
+        Ok(SessionObject(controller.touch(&id).await.extend()?))
+    }
+
+    /// Close every open session of a user ("log out everywhere"), except the one named, with reason REVOKED, atomically with respect to concurrent opens of that user; returns how many were closed. An unknown user closes none.
+    async fn close_user_sessions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user whose sessions to close.")] user_id: String,
+        #[graphql(
+            desc = "A session to keep open, such as the caller's own (\"log out everywhere else\")."
+        )]
+        except_session_id: Option<ID>,
+    ) -> Result<i32> {
+        let controller = ctx.data::<SessionsController>()?;
+        let except = except_session_id
+            .map(|id| parse_id(InputField::ExceptSessionId, &id))
+            .transpose()
+            .extend()?;
+        let closed = controller
+            .close_user_sessions(&user_id, except)
+            .await
+            .extend()?;
+        Ok(i32::try_from(closed).unwrap_or(i32::MAX))
+    }
+
+    /// Close every open session past its expiry (idle for longer than the expire timeout, or older than the maximum lifetime), each with its reason; returns how many were closed.
     async fn close_expired_sessions(&self, ctx: &Context<'_>) -> Result<i32> {
         let controller = ctx.data::<SessionsController>()?;
         let closed = controller.close_expired().await.extend()?;

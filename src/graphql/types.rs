@@ -1,13 +1,13 @@
 //! GraphQL object and input types; each wraps or converts to a model type.
 
-use async_graphql::{ID, InputObject, Json, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use serde_json::Value;
 
 use super::errors::parse_id;
 use super::scalars::Timestamp;
-use crate::controller::Paging;
+use crate::controller::{Paging, SessionsController};
 use crate::error::{InputField, SessionError};
-use crate::model::{NewSession, Page, Session, SessionFilter};
+use crate::model::{CloseReason, NewSession, Page, Session, SessionFilter};
 
 /// The GraphQL view of a [`Session`].
 pub struct SessionObject(pub Session);
@@ -40,7 +40,7 @@ impl SessionObject {
         Timestamp(self.0.open_time)
     }
 
-    /// Last activity: open, storeSessionData, updateSessionUser or close.
+    /// Last activity: open, storeSessionData, updateSessionUser, touchSession or close.
     async fn request_time(&self) -> Timestamp {
         Timestamp(self.0.request_time)
     }
@@ -68,6 +68,57 @@ impl SessionObject {
     /// Per-session data; null after close.
     async fn data(&self) -> Option<Json<&Value>> {
         self.0.data.as_ref().map(Json)
+    }
+
+    /// Why the session was closed; null while it is open, and for sessions closed before close reasons were recorded.
+    async fn close_reason(&self) -> Option<CloseReasonValue> {
+        self.0.close_reason.map(CloseReasonValue::from)
+    }
+
+    /// When the session expires unless it is active again: the earlier of requestTime plus the idle (expire) timeout and openTime plus the maximum lifetime. Null once closed.
+    async fn expires_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Timestamp>> {
+        let controller = ctx.data::<SessionsController>()?;
+        Ok(controller.expires_at(&self.0).map(Timestamp))
+    }
+}
+
+/// Why a session was closed.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(name = "CloseReason")]
+pub enum CloseReasonValue {
+    /// Signed out by the user or the application (closeSession).
+    Logout,
+    /// No activity for longer than the idle (expire) timeout.
+    IdleTimeout,
+    /// Open for longer than the maximum lifetime, however active.
+    MaxLifetime,
+    /// Revoked: closeSession with reason REVOKED, or closeUserSessions ("log out everywhere").
+    Revoked,
+    /// Closed to make room for a newer session of the same user (per-user session limit).
+    Evicted,
+}
+
+impl From<CloseReason> for CloseReasonValue {
+    fn from(reason: CloseReason) -> Self {
+        match reason {
+            CloseReason::Logout => Self::Logout,
+            CloseReason::IdleTimeout => Self::IdleTimeout,
+            CloseReason::MaxLifetime => Self::MaxLifetime,
+            CloseReason::Revoked => Self::Revoked,
+            CloseReason::Evicted => Self::Evicted,
+        }
+    }
+}
+
+impl From<CloseReasonValue> for CloseReason {
+    fn from(value: CloseReasonValue) -> Self {
+        match value {
+            CloseReasonValue::Logout => Self::Logout,
+            CloseReasonValue::IdleTimeout => Self::IdleTimeout,
+            CloseReasonValue::MaxLifetime => Self::MaxLifetime,
+            CloseReasonValue::Revoked => Self::Revoked,
+            CloseReasonValue::Evicted => Self::Evicted,
+        }
     }
 }
 

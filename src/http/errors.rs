@@ -40,6 +40,11 @@ pub async fn json_errors(
         return response;
     }
     let id = correlation_id.map_or_else(CorrelationId::generate, |Extension(id)| id);
+    if let Some(Panicked(message)) = response.extensions().get::<Panicked>() {
+        // The id as a field of the event itself, not only of the request's span, so the line
+        // names the request whatever the log filter keeps.
+        tracing::error!(correlation_id = %id.as_str(), panic = %message, "request handler panicked");
+    }
     let (code, message) = match status {
         StatusCode::NOT_FOUND => (
             code::ROUTE_NOT_FOUND,
@@ -71,17 +76,25 @@ pub async fn json_errors(
     replacement
 }
 
-/// What a request that panicked is answered with: a plain 500, which [`json_errors`] turns
-/// into a JSON error with the correlation id. The panic is logged here, inside the request's
-/// span, so the log line carries the same id; the process goes on serving.
+/// The message of a panic that a request's handling hit, carried on its 500 response until
+/// [`json_errors`] logs it with the correlation id.
+#[derive(Clone, Debug)]
+pub struct Panicked(pub String);
+
+/// What a request that panicked is answered with: a plain 500 carrying [`Panicked`], which
+/// [`json_errors`] logs and turns into a JSON error with the correlation id. The process goes
+/// on serving.
 pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let message = panic
         .downcast_ref::<&str>()
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(no message)");
-    tracing::error!(panic = message, "request handler panicked");
-    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    response
+        .extensions_mut()
+        .insert(Panicked(message.to_owned()));
+    response
 }
 
 fn is_json(response: &Response) -> bool {

@@ -96,6 +96,13 @@ pub fn session_error(error: &SessionError, correlation_id: &CorrelationId) -> Re
             correlation_id,
         )
         .into_response(),
+        SessionError::LimitReached(_) => ErrorDescription::new(
+            StatusCode::CONFLICT,
+            "SESSION_LIMIT_REACHED",
+            error.to_string(),
+            correlation_id,
+        )
+        .into_response(),
         SessionError::Store(StoreError::Unavailable(_)) => ErrorDescription::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "STORE_UNAVAILABLE",

@@ -140,7 +140,7 @@ async fn run(
     command: Command,
     params: &wire::Body,
 ) -> Result<Response, SessionError> {
-    let session = |s: &Session| Json(SessionV1::full(s)).into_response();
+    let session = |s: &Session| Json(SessionV1::full(s, controller.expires_at(s))).into_response();
     let maybe_session = |s: Option<Session>| match s {
         Some(found) => session(&found),
         None => StatusCode::NO_CONTENT.into_response(),
@@ -148,7 +148,11 @@ async fn run(
     Ok(match command {
         Command::GetSessions => {
             let page = controller.list(&params.filter()?, params.paging()?).await?;
-            let data = page.data.iter().map(SessionV1::summary).collect();
+            let data = page
+                .data
+                .iter()
+                .map(|s| SessionV1::summary(s, controller.expires_at(s)))
+                .collect();
             Json(PageV1 {
                 total: page.total,
                 data,

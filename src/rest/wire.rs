@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::controller::Paging;
 use crate::error::{InputField, SessionError};
-use crate::model::{NewSession, Session, SessionFilter, SessionId};
+use crate::model::{CloseReason, NewSession, Session, SessionFilter, SessionId};
 
 /// A session as the v1 API writes it. Absent optional values are `null`, never missing.
 #[derive(Debug, Serialize)]
@@ -22,6 +22,10 @@ pub struct SessionV1<'a> {
     close_time: Option<String>,
     address: Option<&'a str>,
     client: Option<&'a str>,
+    /// Why it closed (`LOGOUT`, `IDLE_TIMEOUT`, …); `null` while open or not recorded.
+    close_reason: Option<&'static str>,
+    /// When it expires unless active again; `null` once closed.
+    expires_at: Option<String>,
     /// Left out of listings, as the original does; `null` when empty otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<Option<&'a Value>>,
@@ -31,17 +35,18 @@ pub struct SessionV1<'a> {
 }
 
 impl<'a> SessionV1<'a> {
-    /// The full session, cached `user` and `data` included.
-    pub fn full(session: &'a Session) -> Self {
+    /// The full session, cached `user` and `data` included; `expires_at` as the controller
+    /// computes it.
+    pub fn full(session: &'a Session, expires_at: Option<DateTime<Utc>>) -> Self {
         Self {
             user: Some(session.user.as_ref()),
             data: Some(session.data.as_ref()),
-            ..Self::summary(session)
+            ..Self::summary(session, expires_at)
         }
     }
 
     /// The session without `user` and `data`, as listings show it.
-    pub fn summary(session: &'a Session) -> Self {
+    pub fn summary(session: &'a Session, expires_at: Option<DateTime<Utc>>) -> Self {
         Self {
             id: session.id.to_string(),
             user_id: &session.user_id,
@@ -52,6 +57,8 @@ impl<'a> SessionV1<'a> {
             close_time: session.close_time.map(format_time),
             address: session.address.as_deref(),
             client: session.client.as_deref(),
+            close_reason: session.close_reason.map(CloseReason::as_str),
+            expires_at: expires_at.map(format_time),
             user: None,
             data: None,
         }
@@ -93,6 +100,8 @@ pub fn field_name(field: InputField) -> &'static str {
         InputField::Skip => "paging.skip",
         InputField::Take => "paging.take",
         InputField::Total => "paging.total",
+        InputField::Reason => "reason",
+        InputField::ExceptSessionId => "except_session_id",
     }
 }
 

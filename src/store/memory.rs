@@ -1,4 +1,5 @@
-//! `MemoryStore`: sessions in a `HashMap`, with ordered indexes for listing and expiry.
+//! `MemoryStore`: sessions in a `HashMap`, with ordered indexes for listing, expiry and
+//! retention.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
@@ -10,33 +11,97 @@ use chrono::{DateTime, Utc};
 
 use super::{SessionStore, StoreError};
 use crate::model::{
-    Page, PageRequest, Session, SessionChange, SessionCounts, SessionFilter, SessionId, SortKey,
+    Admission, CloseReason, Cutoffs, LimitPolicy, Page, PageRequest, Session, SessionChange,
+    SessionCounts, SessionFilter, SessionId, SortKey, UserLimit,
 };
 
-/// Most sessions closed under one hold of the write lock by `close_expired`.
-const EXPIRY_BATCH: usize = 1024;
+/// Most sessions closed or deleted under one hold of the write lock by the bulk operations.
+const BATCH: usize = 1024;
+
+/// A time and an id, ordered oldest first: the key of the expiry and retention indexes.
+type TimeKey = (DateTime<Utc>, SessionId);
 
 /// Keeps sessions in process memory; they are lost when the process stops.
 ///
 /// Lookups by id are hash lookups. Listings walk an ordered index (the global one, or the
 /// user's own when the filter names a user), so they never sort and never scan other users'
-/// sessions; time bounds become a range of that index.
+/// sessions; time bounds become a range of that index. Expiry reads indexes of open sessions
+/// only, and retention one of closed sessions only, so neither grows with the other kind.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     // A std lock on purpose: every critical section is short, synchronous, and never held
-    // across an `.await`; readers (get, list) far outnumber writers.
+    // across an `.await`; readers (get, list) far outnumber writers. Bulk work takes it a
+    // batch at a time and yields the thread between batches.
     inner: RwLock<Inner>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     sessions: HashMap<SessionId, Session>,
+    indexes: Indexes,
+}
+
+/// Every index holds exactly the current key of each stored session it covers.
+#[derive(Debug, Default)]
+struct Indexes {
     /// Every session, in listing order.
     order: BTreeSet<SortKey>,
     /// Each user's sessions, in listing order.
     by_user: HashMap<String, BTreeSet<SortKey>>,
+    /// Open sessions by last activity: the idle-expiry scan.
+    open_by_activity: BTreeSet<TimeKey>,
+    /// Open sessions by open time: the max-lifetime scan.
+    open_by_age: BTreeSet<TimeKey>,
+    /// Closed sessions by close time: the retention purge.
+    closed_by_time: BTreeSet<TimeKey>,
     /// How many sessions are open.
     active: u64,
+}
+
+impl Indexes {
+    fn add(&mut self, s: &Session) {
+        let key = s.sort_key();
+        self.order.insert(key);
+        match self.by_user.get_mut(&s.user_id) {
+            Some(keys) => {
+                keys.insert(key);
+            }
+            None => {
+                self.by_user
+                    .insert(s.user_id.clone(), BTreeSet::from([key]));
+            }
+        }
+        if s.active {
+            self.open_by_activity.insert((s.request_time, s.id));
+            self.open_by_age.insert((s.open_time, s.id));
+            self.active += 1;
+        } else if let Some(closed) = s.close_time {
+            self.closed_by_time.insert((closed, s.id));
+        }
+    }
+
+    /// Take `s` out of every index; an emptied per-user set stays (see [`Self::prune`]).
+    fn remove(&mut self, s: &Session) {
+        let key = s.sort_key();
+        self.order.remove(&key);
+        if let Some(keys) = self.by_user.get_mut(&s.user_id) {
+            keys.remove(&key);
+        }
+        if s.active {
+            self.open_by_activity.remove(&(s.request_time, s.id));
+            self.open_by_age.remove(&(s.open_time, s.id));
+            self.active -= 1;
+        } else if let Some(closed) = s.close_time {
+            self.closed_by_time.remove(&(closed, s.id));
+        }
+    }
+
+    /// Forget `user`'s set once it is empty, so deleted users leave nothing behind.
+    fn prune(&mut self, user: &str) {
+        if self.by_user.get(user).is_some_and(BTreeSet::is_empty) {
+            self.by_user.remove(user);
+        }
+    }
 }
 
 impl MemoryStore {
@@ -57,24 +122,68 @@ impl MemoryStore {
 }
 
 impl Inner {
-    /// Run `change` on a stored session and keep the indexes and counters in step with it.
+    /// Run `change` on a stored session and keep the indexes in step with it.
     fn modify<R>(&mut self, id: &SessionId, change: impl FnOnce(&mut Session) -> R) -> Option<R> {
         let session = self.sessions.get_mut(id)?;
-        let (old_key, was_active) = (session.sort_key(), session.active);
+        self.indexes.remove(session);
         let result = change(session);
-        let new_key = session.sort_key();
-        if old_key != new_key {
-            self.order.remove(&old_key);
-            self.order.insert(new_key);
-            if let Some(keys) = self.by_user.get_mut(&session.user_id) {
-                keys.remove(&old_key);
-                keys.insert(new_key);
-            }
-        }
-        if was_active && !session.active {
-            self.active -= 1;
-        }
+        self.indexes.add(session);
         Some(result)
+    }
+
+    fn close(&mut self, id: &SessionId, now: DateTime<Utc>, reason: CloseReason) -> bool {
+        self.modify(id, |s| s.close(now, reason)).unwrap_or(false)
+    }
+
+    fn insert(&mut self, session: &Session) -> Result<(), StoreError> {
+        if self.sessions.contains_key(&session.id) {
+            return Err(StoreError::Duplicate(session.id));
+        }
+        self.indexes.add(session);
+        self.sessions.insert(session.id, session.clone());
+        Ok(())
+    }
+
+    /// The ids of `user_id`'s open sessions.
+    fn open_of(&self, user_id: &str) -> Vec<SessionId> {
+        let Some(keys) = self.indexes.by_user.get(user_id) else {
+            return Vec::new();
+        };
+        keys.iter()
+            .map(|(_, id)| *id)
+            .filter(|id| self.sessions.get(id).is_some_and(|s| s.active))
+            .collect()
+    }
+
+    /// Up to [`BATCH`] open sessions expired at `cutoffs`, with their reasons.
+    fn expired_batch(&self, cutoffs: Cutoffs) -> Vec<(SessionId, CloseReason)> {
+        let idle = self
+            .indexes
+            .open_by_activity
+            .range(..(cutoffs.idle, SessionId::MIN));
+        let old = cutoffs
+            .lifetime
+            .map(|cutoff| self.indexes.open_by_age.range(..(cutoff, SessionId::MIN)));
+        // The lifetime scan skips what the idle scan covers: when it runs, the idle scan
+        // took every idle session without filling the batch.
+        let not_idle = |id: &SessionId| {
+            self.sessions
+                .get(id)
+                .is_some_and(|s| s.request_time >= cutoffs.idle)
+        };
+        idle.map(|(_, id)| id)
+            .chain(
+                old.into_iter()
+                    .flatten()
+                    .map(|(_, id)| id)
+                    .filter(|id| not_idle(id)),
+            )
+            .filter_map(|id| {
+                let reason = cutoffs.reason(self.sessions.get(id)?)?;
+                Some((*id, reason))
+            })
+            .take(BATCH)
+            .collect()
     }
 
     /// The keys a listing has to look at, newest first, already cut to the time bounds.
@@ -83,11 +192,11 @@ impl Inner {
         filter: &SessionFilter,
     ) -> Box<dyn Iterator<Item = &'a SortKey> + 'a> {
         let index = match &filter.user_id {
-            Some(user) => match self.by_user.get(user) {
+            Some(user) => match self.indexes.by_user.get(user) {
                 Some(keys) => keys,
                 None => return Box::new(std::iter::empty()),
             },
-            None => &self.order,
+            None => &self.indexes.order,
         };
         // Keys sort newest first, so `to_time` (exclusive) bounds the start of the range and
         // `from_time` (inclusive) its end; `SessionId::MAX` places a bound after every id.
@@ -113,22 +222,41 @@ impl SessionStore for MemoryStore {
     }
 
     async fn insert(&self, session: &Session) -> Result<(), StoreError> {
+        self.write().insert(session)
+    }
+
+    async fn insert_limited(
+        &self,
+        session: &Session,
+        limit: UserLimit,
+        cutoffs: Cutoffs,
+    ) -> Result<Admission, StoreError> {
+        let now = session.open_time;
         let mut inner = self.write();
-        if inner.sessions.contains_key(&session.id) {
-            return Err(StoreError::Duplicate(session.id));
+        let mut open = Vec::new();
+        for id in inner.open_of(&session.user_id) {
+            match inner.sessions.get(&id).and_then(|s| cutoffs.reason(s)) {
+                Some(reason) => {
+                    inner.close(&id, now, reason);
+                }
+                None => open.push(id),
+            }
         }
-        let key = session.sort_key();
-        inner.order.insert(key);
-        inner
-            .by_user
-            .entry(session.user_id.clone())
-            .or_default()
-            .insert(key);
-        if session.active {
-            inner.active += 1;
+        if open.len() >= limit.max && limit.policy == LimitPolicy::Deny {
+            return Ok(Admission::Denied);
         }
-        inner.sessions.insert(session.id, session.clone());
-        Ok(())
+        let excess = (open.len() + 1).saturating_sub(limit.max);
+        let mut oldest: Vec<(DateTime<Utc>, SessionId)> = open
+            .iter()
+            .filter_map(|id| inner.sessions.get(id).map(|s| (s.request_time, s.id)))
+            .collect();
+        oldest.sort_unstable();
+        let evicted: Vec<SessionId> = oldest.into_iter().take(excess).map(|(_, id)| id).collect();
+        inner.insert(session)?;
+        for id in &evicted {
+            inner.close(id, now, CloseReason::Evicted);
+        }
+        Ok(Admission::Opened { evicted })
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -178,9 +306,14 @@ impl SessionStore for MemoryStore {
         id: &SessionId,
         change: SessionChange,
         now: DateTime<Utc>,
+        cutoffs: Cutoffs,
     ) -> Result<Option<Session>, StoreError> {
         let mut inner = self.write();
-        if !inner.sessions.get(id).is_some_and(|s| s.active) {
+        let open = inner
+            .sessions
+            .get(id)
+            .is_some_and(|s| s.active && cutoffs.reason(s).is_none());
+        if !open {
             return Ok(None);
         }
         Ok(inner.modify(id, |s| {
@@ -193,48 +326,73 @@ impl SessionStore for MemoryStore {
         &self,
         id: &SessionId,
         now: DateTime<Utc>,
+        reason: CloseReason,
     ) -> Result<Option<Session>, StoreError> {
         Ok(self.write().modify(id, |s| {
-            s.close(now);
+            s.close(now, reason);
             s.clone()
         }))
     }
 
-    async fn close_expired(
-        &self,
-        cutoff: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        // In batches, so a large expiry never holds the write lock for long: other requests
-        // get in between batches.
+    async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        // A batch at a time, yielding between batches, so a large expiry never holds the
+        // write lock or the worker thread for long. The indexes hold open sessions only, so
+        // each batch costs the same however many sessions are closed.
         let mut closed = 0;
-        // Where the previous batch stopped: keys from there on (older ones) were looked at.
-        let mut resume: Option<SortKey> = None;
         loop {
-            let mut inner = self.write();
-            let candidates = match resume {
-                Some(key) => inner.order.range(..key),
-                None => inner.order.range(..),
+            let done = {
+                let mut inner = self.write();
+                let batch = inner.expired_batch(cutoffs);
+                for (id, reason) in &batch {
+                    inner.close(id, now, *reason);
+                }
+                closed += batch.len() as u64;
+                batch.len() < BATCH
             };
-            // Oldest first, stopping at the first key at or after the cutoff.
-            let mut seen = None;
-            let batch: Vec<SessionId> = candidates
-                .rev()
-                .take_while(|(Reverse(time), _)| *time < cutoff)
-                .inspect(|key| seen = Some(**key))
-                .map(|(_, id)| *id)
-                .filter(|id| inner.sessions.get(id).is_some_and(|s| s.is_expired(cutoff)))
-                .take(EXPIRY_BATCH)
-                .collect();
-            for id in &batch {
-                inner.modify(id, |s| s.close(now));
-            }
-            closed += batch.len() as u64;
-            if batch.len() < EXPIRY_BATCH {
+            if done {
                 return Ok(closed);
             }
-            resume = seen;
+            tokio::task::yield_now().await;
         }
+    }
+
+    async fn close_user(
+        &self,
+        user_id: &str,
+        except: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        // One hold of the write lock: an open of this user happens wholly before or after.
+        let mut inner = self.write();
+        let mut closed = 0;
+        for id in inner.open_of(user_id) {
+            if Some(id) != except && inner.close(&id, now, CloseReason::Revoked) {
+                closed += 1;
+            }
+        }
+        Ok(closed)
+    }
+
+    async fn purge_closed(
+        &self,
+        closed_before: DateTime<Utc>,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        let mut inner = self.write();
+        let ids: Vec<SessionId> = inner
+            .indexes
+            .closed_by_time
+            .range(..(closed_before, SessionId::MIN))
+            .take(max)
+            .map(|(_, id)| *id)
+            .collect();
+        for id in &ids {
+            if let Some(session) = inner.sessions.remove(id) {
+                inner.indexes.remove(&session);
+                inner.indexes.prune(&session.user_id);
+            }
+        }
+        Ok(ids.len() as u64)
     }
 
     async fn delete(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -242,24 +400,15 @@ impl SessionStore for MemoryStore {
         let Some(session) = inner.sessions.remove(id) else {
             return Ok(None);
         };
-        let key = session.sort_key();
-        inner.order.remove(&key);
-        if let Some(keys) = inner.by_user.get_mut(&session.user_id) {
-            keys.remove(&key);
-            if keys.is_empty() {
-                inner.by_user.remove(&session.user_id);
-            }
-        }
-        if session.active {
-            inner.active -= 1;
-        }
+        inner.indexes.remove(&session);
+        inner.indexes.prune(&session.user_id);
         Ok(Some(session))
     }
 
     async fn counts(&self) -> Result<SessionCounts, StoreError> {
         let inner = self.read();
         Ok(SessionCounts {
-            active: inner.active,
+            active: inner.indexes.active,
             total: inner.sessions.len() as u64,
         })
     }
@@ -279,6 +428,14 @@ mod tests {
         DateTime::from_timestamp_millis(ms).expect("valid time")
     }
 
+    /// Cutoffs with no max lifetime and activity before `ms` counted idle.
+    fn idle_before(ms: i64) -> Cutoffs {
+        Cutoffs {
+            idle: at(ms),
+            lifetime: None,
+        }
+    }
+
     fn session(user: &str, ms: i64) -> Session {
         let new = NewSession {
             user_id: user.into(),
@@ -293,18 +450,29 @@ mod tests {
     fn assert_indexes_match(store: &MemoryStore) {
         let inner = store.read();
         let current: BTreeSet<SortKey> = inner.sessions.values().map(Session::sort_key).collect();
-        assert_eq!(inner.order, current);
-        for (user, keys) in &inner.by_user {
+        assert_eq!(inner.indexes.order, current);
+        for (user, keys) in &inner.indexes.by_user {
             assert!(!keys.is_empty(), "empty index left for {user}");
             for key in keys {
                 let session = &inner.sessions[&key.1];
                 assert_eq!((&session.user_id, session.sort_key()), (user, *key));
             }
         }
-        let indexed: usize = inner.by_user.values().map(BTreeSet::len).sum();
+        let indexed: usize = inner.indexes.by_user.values().map(BTreeSet::len).sum();
         assert_eq!(indexed, inner.sessions.len());
         let active = inner.sessions.values().filter(|s| s.active).count() as u64;
-        assert_eq!(inner.active, active);
+        assert_eq!(inner.indexes.active, active);
+        let open = || inner.sessions.values().filter(|s| s.active);
+        let by_activity: BTreeSet<TimeKey> = open().map(|s| (s.request_time, s.id)).collect();
+        let by_age: BTreeSet<TimeKey> = open().map(|s| (s.open_time, s.id)).collect();
+        let closed: BTreeSet<TimeKey> = inner
+            .sessions
+            .values()
+            .filter_map(|s| Some((s.close_time?, s.id)))
+            .collect();
+        assert_eq!(inner.indexes.open_by_activity, by_activity);
+        assert_eq!(inner.indexes.open_by_age, by_age);
+        assert_eq!(inner.indexes.closed_by_time, closed);
     }
 
     #[tokio::test]
@@ -320,15 +488,18 @@ mod tests {
             let id = sessions[round % 6].id;
             let change = SessionChange::Data(Some(json!(round)));
             store
-                .update_open(&id, change, at(100 + round as i64))
+                .update_open(&id, change, at(100 + round as i64), idle_before(0))
                 .await
                 .expect("updates");
             assert_indexes_match(&store);
         }
-        store.close(&sessions[0].id, at(200)).await.expect("closes");
+        store
+            .close(&sessions[0].id, at(200), CloseReason::Logout)
+            .await
+            .expect("closes");
         assert_indexes_match(&store);
         let expired = store
-            .close_expired(at(127), at(300))
+            .close_expired(idle_before(127), at(300))
             .await
             .expect("expires");
         assert_indexes_match(&store);
@@ -340,8 +511,8 @@ mod tests {
         // Rounds 24..=29 last touched sessions 0..=5 at 124..=129; session 0 was closed since,
         // so only those at 125 and 126 are before the cutoff and still open.
         assert_eq!(expired, 2);
-        assert!(!store.read().by_user.contains_key("bob"));
-        assert_eq!(store.read().order.len(), 3);
+        assert!(!store.read().indexes.by_user.contains_key("bob"));
+        assert_eq!(store.read().indexes.order.len(), 3);
     }
 
     #[tokio::test]
@@ -360,20 +531,23 @@ mod tests {
         assert!(matches!(result, Err(StoreError::Duplicate(id)) if id == first.id));
         assert_eq!(store.get(&first.id).await.expect("gets"), Some(first));
         assert_indexes_match(&store);
-        assert!(!store.read().by_user.contains_key("bob"));
+        assert!(!store.read().indexes.by_user.contains_key("bob"));
     }
 
     #[tokio::test]
     async fn expiry_larger_than_one_batch_closes_every_expired_session_once() {
         let store = MemoryStore::new();
-        let count = EXPIRY_BATCH * 2 + 7;
+        let count = BATCH * 2 + 7;
         let mut sampled = Vec::new();
         for n in 0..count {
             let s = session("u", n as i64);
             store.insert(&s).await.expect("inserts");
             // Old sessions closed long ago sit among the expired ones and must be skipped.
             if n % 3 == 0 {
-                store.close(&s.id, at(n as i64)).await.expect("closes");
+                store
+                    .close(&s.id, at(n as i64), CloseReason::Logout)
+                    .await
+                    .expect("closes");
             }
             if n % 5 == 0 {
                 sampled.push(s.id);
@@ -384,7 +558,7 @@ mod tests {
         let open_before = store.counts().await.expect("counts").active;
 
         let closed = store
-            .close_expired(at(count as i64), at(20_000_000))
+            .close_expired(idle_before(count as i64), at(20_000_000))
             .await
             .expect("expires");
 

@@ -22,7 +22,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    Page, PageRequest, Session, SessionChange, SessionCounts, SessionFilter, SessionId,
+    Admission, CloseReason, Cutoffs, Page, PageRequest, Session, SessionChange, SessionCounts,
+    SessionFilter, SessionId, UserLimit,
 };
 
 /// A backend that keeps sessions.
@@ -34,6 +35,19 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Add a new session.
     async fn insert(&self, session: &Session) -> Result<(), StoreError>;
 
+    /// Add a new session unless its user is at `limit`, atomically with respect to every
+    /// other open or close of that user, on every instance sharing the store. First the
+    /// user's open sessions that are expired at `cutoffs` are closed with their reason
+    /// (at `session.open_time`); then, at the limit, the oldest by `request_time` (ties by
+    /// id) are closed as `EVICTED` or, under [`LimitPolicy::Deny`](crate::model::LimitPolicy),
+    /// nothing is stored.
+    async fn insert_limited(
+        &self,
+        session: &Session,
+        limit: UserLimit,
+        cutoffs: Cutoffs,
+    ) -> Result<Admission, StoreError>;
+
     /// The session with this id, if any.
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
 
@@ -44,29 +58,45 @@ pub trait SessionStore: Send + Sync + 'static {
         page: &PageRequest,
     ) -> Result<Page<Session>, StoreError>;
 
-    /// Apply `change` and set `request_time = now`, only if the session exists and is open.
-    /// Returns the updated session, or `None` when it is unknown or closed.
+    /// Apply `change` and set `request_time = now`, only if the session exists, is open, and
+    /// is not expired at `cutoffs`. Returns the updated session, or `None` otherwise.
     async fn update_open(
         &self,
         id: &SessionId,
         change: SessionChange,
         now: DateTime<Utc>,
+        cutoffs: Cutoffs,
     ) -> Result<Option<Session>, StoreError>;
 
-    /// Close the session at `now` (see [`Session::close`]) unless it already is closed.
-    /// Returns the session as it now stands, or `None` when it is unknown.
+    /// Close the session at `now` for `reason` (see [`Session::close`]) unless it already is
+    /// closed. Returns the session as it now stands, or `None` when it is unknown.
     async fn close(
         &self,
         id: &SessionId,
         now: DateTime<Utc>,
+        reason: CloseReason,
     ) -> Result<Option<Session>, StoreError>;
 
-    /// Close, at `now`, every open session whose `request_time` is before `cutoff`.
-    /// Returns how many were closed.
-    async fn close_expired(
+    /// Close, at `now`, every open session expired at `cutoffs`, each with its reason (see
+    /// [`Cutoffs::reason`]). Returns how many were closed.
+    async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Close, at `now` and as `REVOKED`, every open session of `user_id` but `except`, in one
+    /// atomic step. Returns how many were closed.
+    async fn close_user(
         &self,
-        cutoff: DateTime<Utc>,
+        user_id: &str,
+        except: Option<SessionId>,
         now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Delete up to `max` closed sessions whose `close_time` is before `closed_before`, oldest
+    /// first, in one short step. Returns how many were deleted; fewer than `max` means none
+    /// are left.
+    async fn purge_closed(
+        &self,
+        closed_before: DateTime<Utc>,
+        max: usize,
     ) -> Result<u64, StoreError>;
 
     /// Remove the session; returns it, or `None` when it was unknown.

@@ -15,7 +15,8 @@ use sqlx::{ConnectOptions, Connection, Postgres, Row};
 use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
 use super::{SessionStore, StoreError};
 use crate::model::{
-    Page, PageRequest, Session, SessionChange, SessionCounts, SessionFilter, SessionId,
+    Admission, CloseReason, Cutoffs, Page, PageRequest, Session, SessionChange, SessionCounts,
+    SessionFilter, SessionId, UserLimit,
 };
 
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new("GREATEST"));
@@ -101,7 +102,34 @@ fn session(row: &PgRow) -> Result<Session, sqlx::Error> {
         client: row.try_get("client")?,
         user: json("user")?,
         data: json("data")?,
+        close_reason: sql::close_reason(row.try_get("close_reason")?)?,
     })
+}
+
+/// A lifetime cutoff as bound: without a max lifetime, a time no session is opened before.
+fn lifetime(cutoffs: Cutoffs) -> DateTime<Utc> {
+    bound(cutoffs.lifetime.unwrap_or(DateTime::<Utc>::MIN_UTC))
+}
+
+/// Serializes, across every instance, the transactions that change one user's set of open
+/// sessions (limited opens and revokes): a transaction-scoped advisory lock on the user id.
+const LOCK_USER: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+
+/// The insert of `session`, bound and ready to run.
+fn insert_row(session: &Session) -> PgQuery<'_> {
+    sqlx::query(&SQL.insert)
+        .bind(session.id.to_string())
+        .bind(&session.user_id)
+        .bind(&session.user_name)
+        .bind(session.active)
+        .bind(session.open_time)
+        .bind(session.request_time)
+        .bind(session.close_time)
+        .bind(&session.address)
+        .bind(&session.client)
+        .bind(session.user.as_ref().map(Json))
+        .bind(session.data.as_ref().map(Json))
+        .bind(session.close_reason.map(CloseReason::as_str))
 }
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
@@ -154,22 +182,59 @@ impl SessionStore for PostgresStore {
     }
 
     async fn insert(&self, session: &Session) -> Result<(), StoreError> {
-        sqlx::query(&SQL.insert)
-            .bind(session.id.to_string())
-            .bind(&session.user_id)
-            .bind(&session.user_name)
-            .bind(session.active)
-            .bind(session.open_time)
-            .bind(session.request_time)
-            .bind(session.close_time)
-            .bind(&session.address)
-            .bind(&session.client)
-            .bind(session.user.as_ref().map(Json))
-            .bind(session.data.as_ref().map(Json))
+        insert_row(session)
             .execute(&self.pool)
             .await
             .map_err(|e| insert_error(e, session.id))?;
         Ok(())
+    }
+
+    async fn insert_limited(
+        &self,
+        session: &Session,
+        limit: UserLimit,
+        cutoffs: Cutoffs,
+    ) -> Result<Admission, StoreError> {
+        let now = bound(session.open_time);
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        sqlx::query(LOCK_USER)
+            .bind(&session.user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        sqlx::query(&SQL.close_user_expired)
+            .bind(&session.user_id)
+            .bind(bound(cutoffs.idle))
+            .bind(lifetime(cutoffs))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let open: Vec<(String,)> = sqlx::query_as(&SQL.user_open)
+            .bind(&session.user_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let Some(excess) = sql::to_evict(open.len(), limit) else {
+            return Ok(Admission::Denied);
+        };
+        let mut evicted = Vec::with_capacity(excess);
+        for (id,) in open.into_iter().take(excess) {
+            sqlx::query(&SQL.close)
+                .bind(&id)
+                .bind(now)
+                .bind(CloseReason::Evicted.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            evicted.push(id.parse().map_err(|e| StoreError::Backend(Box::new(e)))?);
+        }
+        insert_row(session)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| insert_error(e, session.id))?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(Admission::Opened { evicted })
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -221,15 +286,21 @@ impl SessionStore for PostgresStore {
         id: &SessionId,
         change: SessionChange,
         now: DateTime<Utc>,
+        cutoffs: Cutoffs,
     ) -> Result<Option<Session>, StoreError> {
-        let (statement, value) = match change {
-            SessionChange::Data(data) => (&SQL.update_data, data),
-            SessionChange::User(user) => (&SQL.update_user, user),
+        let query = match change {
+            SessionChange::Data(data) => sqlx::query(&SQL.update_data)
+                .bind(id.to_string())
+                .bind(data.map(Json)),
+            SessionChange::User(user) => sqlx::query(&SQL.update_user)
+                .bind(id.to_string())
+                .bind(user.map(Json)),
+            SessionChange::Touch => sqlx::query(&SQL.touch).bind(id.to_string()),
         };
-        let row = sqlx::query(statement)
-            .bind(id.to_string())
-            .bind(value.map(Json))
+        let row = query
             .bind(bound(now))
+            .bind(bound(cutoffs.idle))
+            .bind(lifetime(cutoffs))
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
@@ -240,10 +311,12 @@ impl SessionStore for PostgresStore {
         &self,
         id: &SessionId,
         now: DateTime<Utc>,
+        reason: CloseReason,
     ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(&SQL.close)
             .bind(id.to_string())
             .bind(bound(now))
+            .bind(reason.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
@@ -255,16 +328,60 @@ impl SessionStore for PostgresStore {
         }
     }
 
-    async fn close_expired(
-        &self,
-        cutoff: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
         // Under concurrent runs PostgreSQL locks each row and re-checks `active` after the
         // lock is granted, so a session closed by another instance is not counted again.
-        let done = sqlx::query(&SQL.close_expired)
-            .bind(bound(cutoff))
+        let mut closed = 0;
+        if cutoffs.lifetime.is_some() {
+            let done = sqlx::query(&SQL.close_old)
+                .bind(bound(cutoffs.idle))
+                .bind(lifetime(cutoffs))
+                .bind(bound(now))
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+            closed += done.rows_affected();
+        }
+        let done = sqlx::query(&SQL.close_idle)
+            .bind(bound(cutoffs.idle))
             .bind(bound(now))
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(closed + done.rows_affected())
+    }
+
+    async fn close_user(
+        &self,
+        user_id: &str,
+        except: Option<SessionId>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        sqlx::query(LOCK_USER)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let done = sqlx::query(&SQL.close_user)
+            .bind(user_id)
+            .bind(except.map(|id| id.to_string()).unwrap_or_default())
+            .bind(bound(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_closed(
+        &self,
+        closed_before: DateTime<Utc>,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(&SQL.purge)
+            .bind(bound(closed_before))
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
@@ -312,7 +429,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn listing_a_users_sessions_and_closing_expired_ones_can_search_an_index() {
+    async fn listing_a_users_sessions_and_the_cleanup_scans_can_search_an_index() {
         let Some(url) = std::env::var("SESSIONS_TEST_DATABASE_URL").ok() else {
             return;
         };
@@ -341,7 +458,9 @@ mod tests {
         };
         let listing = sql::listing(&by_user, &page);
         let list = format!("EXPLAIN {}", listing.page);
-        let expire = format!("EXPLAIN {}", SQL.close_expired);
+        let expire = format!("EXPLAIN {}", SQL.close_idle);
+        let old = format!("EXPLAIN {}", SQL.close_old);
+        let purge = format!("EXPLAIN {}", SQL.purge);
         let now = Utc::now();
 
         let list_query = bind_params(sqlx::query(&list), &listing.params)
@@ -350,6 +469,10 @@ mod tests {
         let list_plan = plan(&mut connection, list_query).await;
         let expire_query = sqlx::query(&expire).bind(now).bind(now);
         let expire_plan = plan(&mut connection, expire_query).await;
+        let old_query = sqlx::query(&old).bind(now).bind(now).bind(now);
+        let old_plan = plan(&mut connection, old_query).await;
+        let purge_query = sqlx::query(&purge).bind(now).bind(1000_i64);
+        let purge_plan = plan(&mut connection, purge_query).await;
         drop(connection);
         sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
             .execute(&mut admin)
@@ -361,6 +484,14 @@ mod tests {
         assert!(
             expire_plan.contains("sessions_by_activity"),
             "{expire_plan}"
+        );
+        assert!(
+            old_plan.contains("sessions_open_by_open_time"),
+            "{old_plan}"
+        );
+        assert!(
+            purge_plan.contains("sessions_closed_by_close_time"),
+            "{purge_plan}"
         );
     }
 }

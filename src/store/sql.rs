@@ -8,27 +8,48 @@
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::model::{PageRequest, SessionFilter, SessionId};
+use crate::model::{CloseReason, LimitPolicy, PageRequest, SessionFilter, SessionId, UserLimit};
 
 /// The columns of a session row, in the order both stores read and insert them.
 /// `"user"` is quoted because `user` is a reserved word in PostgreSQL.
-pub(super) const COLUMNS: &str = r#"id, user_id, user_name, active, open_time, request_time, close_time, address, client, "user", data"#;
+pub(super) const COLUMNS: &str = r#"id, user_id, user_name, active, open_time, request_time, close_time, address, client, "user", data, close_reason"#;
 
 /// The fixed statements of a store, with `$N` placeholders.
+///
+/// Expiry bounds arrive as [`Cutoffs`](crate::model::Cutoffs): `idle` and `lifetime` (bound
+/// as the earliest time when there is no max lifetime), so the SQL only compares stored times
+/// with them and never does date arithmetic of its own.
 #[derive(Debug)]
 pub(super) struct Statements {
-    /// `$1..$11`: the session's [`COLUMNS`].
+    /// `$1..$12`: the session's [`COLUMNS`].
     pub insert: String,
     /// `$1`: id.
     pub get: String,
-    /// `$1`: id, `$2`: data, `$3`: now. Returns the updated row; none when unknown or closed.
+    /// `$1`: id, `$2`: data, `$3`: now, `$4`: idle cutoff, `$5`: lifetime cutoff. Returns the
+    /// updated row; none when unknown, closed or expired.
     pub update_data: String,
-    /// `$1`: id, `$2`: user, `$3`: now. Returns the updated row; none when unknown or closed.
+    /// As [`Self::update_data`], with the user in `$2`.
     pub update_user: String,
-    /// `$1`: id, `$2`: now. Returns the closed row; none when unknown or already closed.
+    /// `$1`: id, `$2`: now, `$3`: idle cutoff, `$4`: lifetime cutoff. As the updates.
+    pub touch: String,
+    /// `$1`: id, `$2`: now, `$3`: reason. Returns the closed row; none when unknown or
+    /// already closed.
     pub close: String,
-    /// `$1`: cutoff, `$2`: now. One set-based statement; its row count is the number closed.
-    pub close_expired: String,
+    /// `$1`: idle cutoff, `$2`: now. Closes the open sessions idle since before the cutoff as
+    /// `IDLE_TIMEOUT`; the row count is the number closed.
+    pub close_idle: String,
+    /// `$1`: idle cutoff, `$2`: lifetime cutoff, `$3`: now. Closes the open sessions opened
+    /// before the lifetime cutoff, each for the bound it passed first.
+    pub close_old: String,
+    /// `$1`: user id, `$2`: idle cutoff, `$3`: lifetime cutoff, `$4`: now. Closes the user's
+    /// expired open sessions, each with its reason.
+    pub close_user_expired: String,
+    /// `$1`: user id. The ids of the user's open sessions, oldest activity first, ties by id.
+    pub user_open: String,
+    /// `$1`: user id, `$2`: the id to keep open (or ''), `$3`: now. Revokes the rest.
+    pub close_user: String,
+    /// `$1`: close-time cutoff, `$2`: most rows. Deletes the oldest closed sessions.
+    pub purge: String,
     /// `$1`: id. Returns the removed row.
     pub delete: String,
     /// All sessions and open sessions, as two integers.
@@ -38,35 +59,83 @@ pub(super) struct Statements {
 impl Statements {
     /// The statements for a database whose two-argument maximum function is `greatest`.
     pub fn new(greatest: &str) -> Self {
-        // `Session::close` and `Session::apply` in SQL: in an UPDATE every right-hand side reads
-        // the row as it was, and last activity never moves backwards (see `Session::latest`).
-        let latest = format!("{greatest}(request_time, $2)");
-        let close = format!(
-            r#"active = FALSE, close_time = {latest}, request_time = {latest}, "user" = NULL, data = NULL"#
-        );
-        let update = |column: &str| {
+        // `Session::close` in SQL: in an UPDATE every right-hand side reads the row as it was,
+        // and last activity never moves backwards (see `Session::latest`).
+        let close = |now: &str, reason: &str| {
+            let latest = format!("{greatest}(request_time, {now})");
             format!(
-                "UPDATE sessions SET {column} = $2, request_time = {greatest}(request_time, $3) \
-                 WHERE id = $1 AND active = TRUE RETURNING {COLUMNS}"
+                r#"active = FALSE, close_time = {latest}, request_time = {latest}, "user" = NULL, data = NULL, close_reason = {reason}"#
+            )
+        };
+        // `Cutoffs::reason` in SQL, for a row known to be expired: the bound passed first.
+        let reason = |idle: &str, lifetime: &str| {
+            format!(
+                "CASE WHEN open_time < {lifetime} AND (request_time >= {idle} \
+                 OR open_time - {lifetime} <= request_time - {idle}) \
+                 THEN 'MAX_LIFETIME' ELSE 'IDLE_TIMEOUT' END"
+            )
+        };
+        let update = |set: &str, now: &str, idle: &str, lifetime: &str| {
+            format!(
+                "UPDATE sessions SET {set}request_time = {greatest}(request_time, {now}) \
+                 WHERE id = $1 AND active = TRUE AND request_time >= {idle} \
+                 AND open_time >= {lifetime} RETURNING {COLUMNS}"
             )
         };
         Self {
             insert: format!(
-                "INSERT INTO sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                "INSERT INTO sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             ),
             get: format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"),
-            update_data: update("data"),
-            update_user: update(r#""user""#),
+            update_data: update("data = $2, ", "$3", "$4", "$5"),
+            update_user: update(r#""user" = $2, "#, "$3", "$4", "$5"),
+            touch: update("", "$2", "$3", "$4"),
             close: format!(
-                "UPDATE sessions SET {close} WHERE id = $1 AND active = TRUE RETURNING {COLUMNS}"
+                "UPDATE sessions SET {} WHERE id = $1 AND active = TRUE RETURNING {COLUMNS}",
+                close("$2", "$3")
             ),
-            close_expired: format!(
-                "UPDATE sessions SET {close} WHERE active = TRUE AND request_time < $1"
+            close_idle: format!(
+                "UPDATE sessions SET {} WHERE active = TRUE AND request_time < $1",
+                close("$2", "'IDLE_TIMEOUT'")
             ),
+            close_old: format!(
+                "UPDATE sessions SET {} WHERE active = TRUE AND open_time < $2",
+                close("$3", &reason("$1", "$2"))
+            ),
+            close_user_expired: format!(
+                "UPDATE sessions SET {} WHERE user_id = $1 AND active = TRUE \
+                 AND (request_time < $2 OR open_time < $3)",
+                close("$4", &reason("$2", "$3"))
+            ),
+            user_open: "SELECT id FROM sessions WHERE user_id = $1 AND active = TRUE \
+                        ORDER BY request_time ASC, id ASC"
+                .into(),
+            close_user: format!(
+                "UPDATE sessions SET {} WHERE user_id = $1 AND active = TRUE AND id <> $2",
+                close("$3", "'REVOKED'")
+            ),
+            purge: "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+                    WHERE active = FALSE AND close_time < $1 ORDER BY close_time LIMIT $2)"
+                .into(),
             delete: format!("DELETE FROM sessions WHERE id = $1 RETURNING {COLUMNS}"),
             counts: "SELECT COUNT(*), COUNT(CASE WHEN active THEN 1 END) FROM sessions".into(),
         }
     }
+}
+
+/// How many of `open` (a user's open sessions, oldest activity first) to evict so that one
+/// more fits `limit`; `None` when the policy refuses instead.
+pub(super) fn to_evict(open: usize, limit: UserLimit) -> Option<usize> {
+    if open >= limit.max && limit.policy == LimitPolicy::Deny {
+        return None;
+    }
+    Some((open + 1).saturating_sub(limit.max))
+}
+
+/// Read a stored close reason.
+pub(super) fn close_reason(text: Option<&str>) -> Result<Option<CloseReason>, sqlx::Error> {
+    text.map(|t| t.parse().map_err(|e| sqlx::Error::Decode(Box::new(e))))
+        .transpose()
 }
 
 /// A value to bind to a listing's placeholder; each store encodes times its own way.

@@ -18,7 +18,8 @@ use sqlx::{Row, Sqlite};
 use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
 use super::{SessionStore, StoreError};
 use crate::model::{
-    Page, PageRequest, Session, SessionChange, SessionCounts, SessionFilter, SessionId,
+    Admission, CloseReason, Cutoffs, Page, PageRequest, Session, SessionChange, SessionCounts,
+    SessionFilter, SessionId, UserLimit,
 };
 
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new("MAX"));
@@ -123,10 +124,33 @@ fn session(row: &SqliteRow) -> Result<Session, sqlx::Error> {
         client: row.try_get("client")?,
         user: json("user")?,
         data: json("data")?,
+        close_reason: sql::close_reason(row.try_get("close_reason")?)?,
     })
 }
 
+/// A lifetime cutoff as bound: without a max lifetime, a time no session is opened before.
+fn lifetime(cutoffs: Cutoffs) -> i64 {
+    cutoffs.lifetime.map_or(i64::MIN, millis)
+}
+
 type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments<'q>>;
+
+/// The insert of `session`, bound and ready to run.
+fn insert_row(session: &Session) -> SqliteQuery<'_> {
+    sqlx::query(&SQL.insert)
+        .bind(session.id.to_string())
+        .bind(&session.user_id)
+        .bind(&session.user_name)
+        .bind(session.active)
+        .bind(millis(session.open_time))
+        .bind(millis(session.request_time))
+        .bind(session.close_time.map(millis))
+        .bind(&session.address)
+        .bind(&session.client)
+        .bind(session.user.as_ref().map(Json))
+        .bind(session.data.as_ref().map(Json))
+        .bind(session.close_reason.map(CloseReason::as_str))
+}
 
 fn bind_params<'q>(mut query: SqliteQuery<'q>, params: &'q [Param]) -> SqliteQuery<'q> {
     for param in params {
@@ -170,22 +194,55 @@ impl SessionStore for SqliteStore {
     }
 
     async fn insert(&self, session: &Session) -> Result<(), StoreError> {
-        sqlx::query(&SQL.insert)
-            .bind(session.id.to_string())
-            .bind(&session.user_id)
-            .bind(&session.user_name)
-            .bind(session.active)
-            .bind(millis(session.open_time))
-            .bind(millis(session.request_time))
-            .bind(session.close_time.map(millis))
-            .bind(&session.address)
-            .bind(&session.client)
-            .bind(session.user.as_ref().map(Json))
-            .bind(session.data.as_ref().map(Json))
+        insert_row(session)
             .execute(&self.writer)
             .await
             .map_err(|e| insert_error(e, session.id))?;
         Ok(())
+    }
+
+    async fn insert_limited(
+        &self,
+        session: &Session,
+        limit: UserLimit,
+        cutoffs: Cutoffs,
+    ) -> Result<Admission, StoreError> {
+        // One transaction on the one writer connection: nothing else writes in between.
+        let now = millis(session.open_time);
+        let mut tx = self.writer.begin().await.map_err(store_error)?;
+        sqlx::query(&SQL.close_user_expired)
+            .bind(&session.user_id)
+            .bind(millis(cutoffs.idle))
+            .bind(lifetime(cutoffs))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let open: Vec<(String,)> = sqlx::query_as(&SQL.user_open)
+            .bind(&session.user_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let Some(excess) = sql::to_evict(open.len(), limit) else {
+            return Ok(Admission::Denied);
+        };
+        let mut evicted = Vec::with_capacity(excess);
+        for (id,) in open.into_iter().take(excess) {
+            sqlx::query(&SQL.close)
+                .bind(&id)
+                .bind(now)
+                .bind(CloseReason::Evicted.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            evicted.push(id.parse().map_err(|e| StoreError::Backend(Box::new(e)))?);
+        }
+        insert_row(session)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| insert_error(e, session.id))?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(Admission::Opened { evicted })
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -228,15 +285,21 @@ impl SessionStore for SqliteStore {
         id: &SessionId,
         change: SessionChange,
         now: DateTime<Utc>,
+        cutoffs: Cutoffs,
     ) -> Result<Option<Session>, StoreError> {
-        let (statement, value) = match change {
-            SessionChange::Data(data) => (&SQL.update_data, data),
-            SessionChange::User(user) => (&SQL.update_user, user),
+        let query = match change {
+            SessionChange::Data(data) => sqlx::query(&SQL.update_data)
+                .bind(id.to_string())
+                .bind(data.map(Json)),
+            SessionChange::User(user) => sqlx::query(&SQL.update_user)
+                .bind(id.to_string())
+                .bind(user.map(Json)),
+            SessionChange::Touch => sqlx::query(&SQL.touch).bind(id.to_string()),
         };
-        let row = sqlx::query(statement)
-            .bind(id.to_string())
-            .bind(value.map(Json))
+        let row = query
             .bind(millis(now))
+            .bind(millis(cutoffs.idle))
+            .bind(lifetime(cutoffs))
             .fetch_optional(&self.writer)
             .await
             .map_err(store_error)?;
@@ -247,10 +310,12 @@ impl SessionStore for SqliteStore {
         &self,
         id: &SessionId,
         now: DateTime<Utc>,
+        reason: CloseReason,
     ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(&SQL.close)
             .bind(id.to_string())
             .bind(millis(now))
+            .bind(reason.as_str())
             .fetch_optional(&self.writer)
             .await
             .map_err(store_error)?;
@@ -261,14 +326,51 @@ impl SessionStore for SqliteStore {
         }
     }
 
-    async fn close_expired(
+    async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut closed = 0;
+        if cutoffs.lifetime.is_some() {
+            let done = sqlx::query(&SQL.close_old)
+                .bind(millis(cutoffs.idle))
+                .bind(lifetime(cutoffs))
+                .bind(millis(now))
+                .execute(&self.writer)
+                .await
+                .map_err(store_error)?;
+            closed += done.rows_affected();
+        }
+        let done = sqlx::query(&SQL.close_idle)
+            .bind(millis(cutoffs.idle))
+            .bind(millis(now))
+            .execute(&self.writer)
+            .await
+            .map_err(store_error)?;
+        Ok(closed + done.rows_affected())
+    }
+
+    async fn close_user(
         &self,
-        cutoff: DateTime<Utc>,
+        user_id: &str,
+        except: Option<SessionId>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(&SQL.close_expired)
-            .bind(millis(cutoff))
+        let done = sqlx::query(&SQL.close_user)
+            .bind(user_id)
+            .bind(except.map(|id| id.to_string()).unwrap_or_default())
             .bind(millis(now))
+            .execute(&self.writer)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_closed(
+        &self,
+        closed_before: DateTime<Utc>,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(&SQL.purge)
+            .bind(millis(closed_before))
+            .bind(i64::try_from(max).unwrap_or(i64::MAX))
             .execute(&self.writer)
             .await
             .map_err(store_error)?;
@@ -332,7 +434,9 @@ mod tests {
 
         let list_plan = plan(&store, &listing.page).await;
         let count_plan = plan(&store, &listing.count).await;
-        let expire_plan = plan(&store, &SQL.close_expired).await;
+        let expire_plan = plan(&store, &SQL.close_idle).await;
+        let lifetime_plan = plan(&store, &SQL.close_old).await;
+        let purge_plan = plan(&store, &SQL.purge).await;
         let _ = std::fs::remove_dir_all(&folder);
 
         assert!(
@@ -346,5 +450,15 @@ mod tests {
             "{expire_plan}"
         );
         assert!(expire_plan.contains("request_time<?"), "{expire_plan}");
+        assert!(
+            lifetime_plan
+                .contains("USING INDEX sessions_open_by_open_time (active=? AND open_time<?)"),
+            "{lifetime_plan}"
+        );
+        assert!(
+            purge_plan
+                .contains("USING INDEX sessions_closed_by_close_time (active=? AND close_time<?)"),
+            "{purge_plan}"
+        );
     }
 }

@@ -10,7 +10,10 @@ use proptest::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sessions::http::MAX_BODY_BYTES;
-use sessions::model::{Page, PageRequest, SessionChange, SessionCounts, SessionFilter};
+use sessions::model::{
+    Admission, CloseReason, Cutoffs, Page, PageRequest, SessionChange, SessionCounts,
+    SessionFilter, UserLimit,
+};
 use sessions::nesting::MAX_DEPTH;
 use sessions::{
     ControllerOptions, HttpOptions, MemoryStore, Session, SessionId, SessionStore,
@@ -501,6 +504,14 @@ impl SessionStore for PanicsOnGet {
     async fn insert(&self, session: &Session) -> Result<(), StoreError> {
         self.0.insert(session).await
     }
+    async fn insert_limited(
+        &self,
+        session: &Session,
+        limit: UserLimit,
+        cutoffs: Cutoffs,
+    ) -> Result<Admission, StoreError> {
+        self.0.insert_limited(session, limit, cutoffs).await
+    }
     async fn get(&self, _id: &SessionId) -> Result<Option<Session>, StoreError> {
         panic!("store bug: get is broken");
     }
@@ -516,22 +527,31 @@ impl SessionStore for PanicsOnGet {
         id: &SessionId,
         change: SessionChange,
         now: DateTime<Utc>,
+        cutoffs: Cutoffs,
     ) -> Result<Option<Session>, StoreError> {
-        self.0.update_open(id, change, now).await
+        self.0.update_open(id, change, now, cutoffs).await
     }
     async fn close(
         &self,
         id: &SessionId,
         now: DateTime<Utc>,
+        reason: CloseReason,
     ) -> Result<Option<Session>, StoreError> {
-        self.0.close(id, now).await
+        self.0.close(id, now, reason).await
     }
-    async fn close_expired(
+    async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.0.close_expired(cutoffs, now).await
+    }
+    async fn close_user(
         &self,
-        cutoff: DateTime<Utc>,
+        user_id: &str,
+        except: Option<SessionId>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        self.0.close_expired(cutoff, now).await
+        self.0.close_user(user_id, except, now).await
+    }
+    async fn purge_closed(&self, before: DateTime<Utc>, max: usize) -> Result<u64, StoreError> {
+        self.0.purge_closed(before, max).await
     }
     async fn delete(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
         self.0.delete(id).await

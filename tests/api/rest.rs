@@ -21,7 +21,7 @@ const UNKNOWN_ID: &str = "0123456789abcdef0123456789abcdef";
 const START: &str = "2026-11-25T17:18:31.110Z";
 
 /// The keys of a full session, in the v1 protocol.
-const SESSION_KEYS: [&str; 11] = [
+const SESSION_KEYS: [&str; 13] = [
     "id",
     "user_id",
     "user_name",
@@ -29,6 +29,8 @@ const SESSION_KEYS: [&str; 11] = [
     "open_time",
     "request_time",
     "close_time",
+    "close_reason",
+    "expires_at",
     "address",
     "client",
     "user",

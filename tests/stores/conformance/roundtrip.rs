@@ -36,6 +36,7 @@ pub async fn an_opened_session_reads_back_with_every_field_exactly(backend: &Bac
         client: new.client,
         user: new.user,
         data: new.data,
+        close_reason: None,
     };
     assert_eq!(opened, expected);
     assert_eq!(read, expected);
