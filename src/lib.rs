@@ -14,7 +14,8 @@
 //! - [`store`]: the [`SessionStore`] trait and its backends.
 //! - [`model`]: plain session data and the pure rules acting on it.
 //!
-//! [`app`] wires them together for the `sessions` binary, [`config`] reads its command line,
+//! [`app`] wires them together for the `sessions` binary, [`server`] serves them over HTTP/1.1
+//! with a connection cap and timeouts for slow and idle clients, [`config`] reads its command line,
 //! [`telemetry`] sets up logs, and [`client`] (feature `client`, on by default) calls a
 //! running service.
 //!
@@ -69,6 +70,7 @@ pub mod graphql;
 pub mod http;
 pub mod model;
 pub mod rest;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 
