@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::controller::SessionsController;
 use crate::graphql::build_schema;
 use crate::http::router;
+use crate::server::{self, ConnectionLimits};
 use crate::store;
 
 /// A service bound to its address, ready to serve.
@@ -21,6 +22,7 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     controller: SessionsController,
+    limits: ConnectionLimits,
     addr: SocketAddr,
 }
 
@@ -55,6 +57,7 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         listener,
         router,
         controller,
+        limits: config.connection_limits(),
         addr,
     })
 }
@@ -71,10 +74,12 @@ impl App {
     }
 
     /// Serve until `shutdown` completes; then stop accepting, finish the requests in flight,
-    /// and stop the background cleanup.
+    /// and stop the background cleanup. See [`server::serve`] for the connection cap and the
+    /// timeouts for slow and idle clients.
     ///
     /// # Errors
-    /// When the listener fails.
+    /// None today: failures to accept a connection (such as running out of file descriptors)
+    /// are logged and retried. The `Result` leaves room for failures that must stop the server.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -86,12 +91,10 @@ impl App {
             playground = %format!("http://{}/", self.addr),
             "sessions listening"
         );
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        server::serve(self.listener, self.router, self.limits, shutdown).await;
         cleanup.stop().await;
         tracing::info!("sessions stopped");
-        served
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::controller::ControllerOptions;
 use crate::http::{HttpOptions, MAX_BODY_BYTES};
 use crate::model::{LimitPolicy, UserLimit};
+use crate::server::ConnectionLimits;
 use crate::store::StoreUrl;
 
 /// `sessions`: a user-sessions service with a GraphQL API.
@@ -32,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service (the default).
-    Serve(Config),
+    Serve(Box<Config>),
     /// Print the GraphQL schema (SDL) to standard output.
     Schema,
 }
@@ -82,6 +83,17 @@ pub struct Config {
     /// separate with commas. None by default.
     #[arg(long = "allow-origin", env = "SESSIONS_ALLOW_ORIGIN", value_delimiter = ',', value_parser = parse_origin)]
     pub allow_origins: Vec<HeaderValue>,
+    /// Most connections served at once; further ones wait in the listen backlog until one
+    /// closes (1 to 1000000; keep it below the open-files limit, `ulimit -n`).
+    #[arg(long, env = "SESSIONS_MAX_CONNECTIONS", default_value = "10000", value_parser = parse_max_connections)]
+    pub max_connections: usize,
+    /// Close a connection whose request line and headers take longer than this to arrive,
+    /// counted from their first byte (e.g. 10s).
+    #[arg(long, env = "SESSIONS_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// Close a keep-alive connection that waits longer than this for its next request (e.g. 60s).
+    #[arg(long, env = "SESSIONS_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
     /// Where sessions are kept: memory (lost at exit), sqlite://PATH (one machine; survives
     /// restarts) or postgres://USER:PASSWORD@HOST/DB (shared by several instances).
     // Checked when the store opens, not here: clap would echo the value, password and all.
@@ -123,6 +135,7 @@ impl Config {
     pub fn for_tests() -> Self {
         let controller = ControllerOptions::default();
         let http = HttpOptions::default();
+        let connections = ConnectionLimits::default();
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             expire_timeout: controller.expire_timeout,
@@ -135,6 +148,9 @@ impl Config {
             max_payload: controller.max_payload,
             request_timeout: http.request_timeout,
             allow_origins: http.allow_origins,
+            max_connections: connections.max_connections,
+            header_timeout: connections.header_timeout,
+            idle_timeout: connections.idle_timeout,
             store: StoreUrl::new("memory"),
         }
     }
@@ -162,6 +178,16 @@ impl Config {
             request_timeout: self.request_timeout,
             allow_origins: self.allow_origins.clone(),
             base_path: String::new(),
+        }
+    }
+
+    /// The server's share of the configuration: the connection cap and the timeouts for slow
+    /// and idle clients.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            header_timeout: self.header_timeout,
+            idle_timeout: self.idle_timeout,
         }
     }
 }
@@ -209,6 +235,20 @@ fn parse_payload_size(text: &str) -> Result<usize, String> {
         return Err("must be between 1B and 1MiB (the request body limit)".into());
     }
     Ok(bytes)
+}
+
+/// The most `--max-connections` accepts: Linux's default ceiling on open files per process
+/// (`fs.nr_open`), far above what one instance should hold, and small enough that the
+/// connection semaphore cannot overflow.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
+fn parse_max_connections(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(count) if (1..=MAX_CONNECTIONS).contains(&count) => Ok(count),
+        _ => Err(format!(
+            "must be a whole number from 1 to {MAX_CONNECTIONS}"
+        )),
+    }
 }
 
 fn parse_store(text: &str) -> Result<StoreUrl, std::convert::Infallible> {
@@ -272,6 +312,16 @@ mod tests {
     }
 
     #[test]
+    fn connection_caps_are_positive_whole_numbers_within_reason() {
+        assert_eq!(parse_max_connections("10000"), Ok(10_000));
+        assert_eq!(parse_max_connections("1"), Ok(1));
+        assert!(parse_max_connections("0").is_err());
+        assert!(parse_max_connections("-5").is_err());
+        assert!(parse_max_connections("10k").is_err());
+        assert!(parse_max_connections("1000001").is_err());
+    }
+
+    #[test]
     fn durations_must_be_positive_and_readable() {
         assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
         assert!(parse_duration("0s").is_err());
@@ -308,6 +358,11 @@ mod tests {
         );
         let payload = parse_payload_size(&documented_default("max_payload"));
         assert_eq!(payload, Ok(controller.max_payload));
+        let connections = ConnectionLimits::default();
+        assert_eq!(duration("header_timeout"), connections.header_timeout);
+        assert_eq!(duration("idle_timeout"), connections.idle_timeout);
+        let max_connections = parse_max_connections(&documented_default("max_connections"));
+        assert_eq!(max_connections, Ok(connections.max_connections));
         assert_eq!(documented_default("listen"), "127.0.0.1:8080");
         assert_eq!(documented_default("store"), "memory");
     }
@@ -322,6 +377,7 @@ mod tests {
             HttpOptions::default().request_timeout
         );
         assert!(config.allow_origins.is_empty());
+        assert_eq!(config.connection_limits(), ConnectionLimits::default());
         assert_eq!(config.store.expose(), "memory");
     }
 

@@ -14,8 +14,10 @@
 //! - [`store`]: the [`SessionStore`] trait and its backends.
 //! - [`model`]: plain session data and the pure rules acting on it.
 //!
-//! [`app`] wires them together for the `sessions` binary, [`config`] reads its command line,
-//! [`nesting`] bounds how deep untrusted input may nest, [`telemetry`] sets up logs, and [`client`] (feature `client`, on by default) calls a
+//! [`app`] wires them together for the `sessions` binary, [`server`] serves them over HTTP/1.1
+//! with a connection cap and timeouts for slow and idle clients, [`config`] reads its command line,
+//! [`nesting`] bounds how deep untrusted input may nest, [`telemetry`] sets up logs, and
+//! [`client`] (feature `client`, on by default) calls a
 //! running service.
 //!
 //! ## Embedding the service
@@ -70,6 +72,7 @@ pub mod http;
 pub mod model;
 pub mod nesting;
 pub mod rest;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 

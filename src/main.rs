@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
             print!("{}", graphql::sdl());
             return ExitCode::SUCCESS;
         }
-        Some(Command::Serve(config)) => config,
+        Some(Command::Serve(config)) => *config,
         None => cli.serve,
     };
     telemetry::init();

@@ -1,5 +1,6 @@
 //! Shared test harness: start a server on port 0, send GraphQL over HTTP, read errors.
 
+use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sessions::clock::{Clock, SystemClock};
 use sessions::config::Config;
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -122,4 +124,16 @@ pub async fn refuses_connections(addr: SocketAddr) -> bool {
         tokio::time::sleep(POLL).await;
     }
     false
+}
+
+/// Write all of `bytes` to `stream` (for tests that need exact control of the bytes sent).
+pub async fn send(stream: &TcpStream, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        stream.writable().await.expect("socket writable");
+        match stream.try_write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) => panic!("write to server failed: {e}"),
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real server on a free port and talks HTTP to it.
 
 mod client;
+mod connections;
 mod embedded;
 mod hardening;
 mod helpers;

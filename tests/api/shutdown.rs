@@ -10,19 +10,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
-use crate::helpers::{PATIENCE, POLL, refuses_connections, spawn_app};
-
-/// Write all of `bytes` to `stream`.
-async fn send(stream: &TcpStream, mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        stream.writable().await.expect("socket writable");
-        match stream.try_write(bytes) {
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(e) => panic!("write to server failed: {e}"),
-        }
-    }
-}
+use crate::helpers::{PATIENCE, POLL, refuses_connections, send, spawn_app};
 
 /// Read from `stream` until `buffer` holds `needle`; panics after [`PATIENCE`].
 async fn read_until(stream: &TcpStream, buffer: &mut Vec<u8>, needle: &[u8]) {
