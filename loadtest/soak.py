@@ -36,6 +36,8 @@ import urllib.request
 
 LOADTEST_DIR = os.path.dirname(os.path.abspath(__file__))
 MIX = os.path.join(LOADTEST_DIR, "soak-mix.lua")
+# The project's release build, wherever the script is started from.
+DEFAULT_BIN = os.path.relpath(os.path.join(LOADTEST_DIR, "..", "target", "release", "sessions"))
 # Counters of the SOAK line that are errors (wrk's own socket errors and timeouts included).
 ERROR_KEYS = ("connect", "read", "write", "timeout", "non_200", "bad_body", "session_closed",
               "late_expiry")
@@ -48,9 +50,10 @@ def log(msg):
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--bin", default=os.environ.get("SESSIONS_BIN", "target/release/sessions"),
-                   help="server binary")
-    p.add_argument("--store", choices=("memory", "sqlite"), default="memory")
+    p.add_argument("--bin", default=os.environ.get("SESSIONS_BIN", DEFAULT_BIN),
+                   help="server binary (or env SESSIONS_BIN)")
+    p.add_argument("--store", choices=("memory", "sqlite"), default="memory",
+                   help="sqlite: a fresh file in a temporary folder (under TMPDIR)")
     p.add_argument("--duration", type=int, default=600, help="soak seconds")
     p.add_argument("--max-duration", type=int, default=20, help="seconds of the maximum-rate run")
     p.add_argument("--fraction", type=float, default=0.8, help="share of the maximum rate held")
@@ -269,7 +272,7 @@ def report(args, run, version):
         % (run["load_before"], run["load_after"]),
     ]
     if soak["lagged"]:
-        lines.append(f"note: wrk fell more than 1 s behind its schedule {soak['lagged']} times "
+        lines.append(f"note: wrk fell more than 1 s behind its schedule ({soak['lagged']}x) "
                      "and dropped those requests (the server or the machine could not keep up)")
     for name, figures in (("max run", maxrun), ("soak", soak)):
         if figures["first_bad"]:
