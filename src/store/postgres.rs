@@ -7,10 +7,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgExecutor, PgPool, PgPoolOptions, PgRow};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::types::Oid;
+use sqlx::postgres::{
+    PgArgumentBuffer, PgArguments, PgConnectOptions, PgExecutor, PgPool, PgPoolOptions, PgRow,
+    PgTypeInfo,
+};
 use sqlx::query::Query;
 use sqlx::types::Json;
-use sqlx::{ConnectOptions, Connection, Postgres, Row};
+use sqlx::{ConnectOptions, Connection, Encode, Postgres, Row, Type};
 
 use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
 use super::{SessionStore, StoreError};
@@ -82,6 +88,26 @@ static EARLIEST: LazyLock<DateTime<Utc>> = LazyLock::new(|| {
 /// the same rows when raised to that day; chrono's last day is within PostgreSQL's range.
 fn bound(time: DateTime<Utc>) -> DateTime<Utc> {
     time.max(*EARLIEST)
+}
+
+/// A document bound as PostgreSQL `json`, whose text PostgreSQL keeps as given, so its keys
+/// come back in the order the client wrote them. sqlx's `Json` binds as `jsonb`, which
+/// PostgreSQL would parse (sorting the keys) before converting it to the column's `json`.
+struct JsonText<'a>(&'a Value);
+
+impl Type<Postgres> for JsonText<'_> {
+    fn type_info() -> PgTypeInfo {
+        // `json`'s OID, fixed in every PostgreSQL release: no lookup by name on each connection.
+        PgTypeInfo::with_oid(Oid(114))
+    }
+}
+
+impl Encode<'_, Postgres> for JsonText<'_> {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        // `json`'s binary format is its text.
+        serde_json::to_writer(&mut **buf, self.0)?;
+        Ok(IsNull::No)
+    }
 }
 
 fn session(row: &PgRow) -> Result<Session, sqlx::Error> {
@@ -164,8 +190,8 @@ impl SessionStore for PostgresStore {
             .bind(session.close_time)
             .bind(&session.address)
             .bind(&session.client)
-            .bind(session.user.as_ref().map(Json))
-            .bind(session.data.as_ref().map(Json))
+            .bind(session.user.as_ref().map(JsonText))
+            .bind(session.data.as_ref().map(JsonText))
             .execute(&self.pool)
             .await
             .map_err(|e| insert_error(e, session.id))?;
@@ -228,7 +254,7 @@ impl SessionStore for PostgresStore {
         };
         let row = sqlx::query(statement)
             .bind(id.to_string())
-            .bind(value.map(Json))
+            .bind(value.as_ref().map(JsonText))
             .bind(bound(now))
             .fetch_optional(&self.pool)
             .await

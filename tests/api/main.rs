@@ -4,6 +4,7 @@ mod client;
 mod embedded;
 mod helpers;
 mod http;
+mod key_order;
 mod playground;
 mod rest;
 mod schema;
