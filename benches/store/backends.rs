@@ -179,7 +179,7 @@ async fn load_sqlite(path: &Path, sessions: &[Session]) -> Result<(), sqlx::Erro
     connection.close().await
 }
 
-/// Insert `sessions` as `PostgresStore::insert` would (timestamptz, jsonb), in one
+/// Insert `sessions` as `PostgresStore::insert` would (timestamptz, JSON text as `json`), in one
 /// transaction, then `ANALYZE`: autovacuum would soon do the same for a real table, and doing
 /// it now keeps it from changing plans in the middle of a bench.
 async fn load_postgres(url: &str, sessions: &[Session]) -> Result<(), sqlx::Error> {
@@ -197,8 +197,10 @@ async fn load_postgres(url: &str, sessions: &[Session]) -> Result<(), sqlx::Erro
                 .push_bind(session.close_time)
                 .push_bind(&session.address)
                 .push_bind(&session.client)
-                .push_bind(session.user.as_ref().map(Json))
-                .push_bind(session.data.as_ref().map(Json));
+                .push_bind(json_text(&session.user))
+                .push_unseparated("::json")
+                .push_bind(json_text(&session.data))
+                .push_unseparated("::json");
         });
         insert.build().execute(&mut *tx).await?;
     }
@@ -207,6 +209,11 @@ async fn load_postgres(url: &str, sessions: &[Session]) -> Result<(), sqlx::Erro
         .execute(&mut connection)
         .await?;
     connection.close().await
+}
+
+/// A document as JSON text, which PostgreSQL keeps as written in a `json` column.
+fn json_text(value: &Option<serde_json::Value>) -> Option<String> {
+    value.as_ref().map(ToString::to_string)
 }
 
 /// Run one administrative statement on the database at `url`.

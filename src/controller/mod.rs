@@ -477,8 +477,10 @@ impl CleanupTask {
     }
 }
 
-// Durable stores cannot keep U+0000 (PostgreSQL's text and jsonb refuse it), so no store
-// accepts it: every backend behaves the same, and the client hears why.
+// Durable stores cannot keep U+0000 in text (PostgreSQL's text refuses it), so no store
+// accepts it: every backend behaves the same, and the client hears why. Documents too: the
+// `json` columns would take an escaped U+0000, but PostgreSQL's `jsonb` and its JSON-to-text
+// functions refuse it, so such a document could not be queried or converted there.
 const NUL_REASON: &str = "must not contain the NUL character (U+0000)";
 
 fn check_text(field: InputField, value: Option<&str>, max: usize) -> Result<(), SessionError> {

@@ -7,10 +7,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgExecutor, PgPool, PgPoolOptions, PgRow};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::types::Oid;
+use sqlx::postgres::{
+    PgArgumentBuffer, PgArguments, PgConnectOptions, PgExecutor, PgPool, PgPoolOptions, PgRow,
+    PgTypeInfo,
+};
 use sqlx::query::Query;
 use sqlx::types::Json;
-use sqlx::{ConnectOptions, Connection, Postgres, Row};
+use sqlx::{ConnectOptions, Connection, Encode, Postgres, Row, Type};
 
 use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
 use super::{SessionStore, StoreError};
@@ -85,6 +91,26 @@ fn bound(time: DateTime<Utc>) -> DateTime<Utc> {
     time.max(*EARLIEST)
 }
 
+/// A document bound as PostgreSQL `json`, whose text PostgreSQL keeps as given, so its keys
+/// come back in the order the client wrote them. sqlx's `Json` binds as `jsonb`, which
+/// PostgreSQL would parse (sorting the keys) before converting it to the column's `json`.
+struct JsonText<'a>(&'a Value);
+
+impl Type<Postgres> for JsonText<'_> {
+    fn type_info() -> PgTypeInfo {
+        // `json`'s OID, fixed in every PostgreSQL release: no lookup by name on each connection.
+        PgTypeInfo::with_oid(Oid(114))
+    }
+}
+
+impl Encode<'_, Postgres> for JsonText<'_> {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        // `json`'s binary format is its text.
+        serde_json::to_writer(&mut **buf, self.0)?;
+        Ok(IsNull::No)
+    }
+}
+
 fn session(row: &PgRow) -> Result<Session, sqlx::Error> {
     let id: &str = row.try_get("id")?;
     let json = |column| -> Result<Option<Value>, sqlx::Error> {
@@ -127,8 +153,8 @@ fn insert_row(session: &Session) -> PgQuery<'_> {
         .bind(session.close_time)
         .bind(&session.address)
         .bind(&session.client)
-        .bind(session.user.as_ref().map(Json))
-        .bind(session.data.as_ref().map(Json))
+        .bind(session.user.as_ref().map(JsonText))
+        .bind(session.data.as_ref().map(JsonText))
         .bind(session.close_reason.map(CloseReason::as_str))
 }
 
@@ -288,13 +314,13 @@ impl SessionStore for PostgresStore {
         now: DateTime<Utc>,
         cutoffs: Cutoffs,
     ) -> Result<Option<Session>, StoreError> {
-        let query = match change {
+        let query = match &change {
             SessionChange::Data(data) => sqlx::query(&SQL.update_data)
                 .bind(id.to_string())
-                .bind(data.map(Json)),
+                .bind(data.as_ref().map(JsonText)),
             SessionChange::User(user) => sqlx::query(&SQL.update_user)
                 .bind(id.to_string())
-                .bind(user.map(Json)),
+                .bind(user.as_ref().map(JsonText)),
             SessionChange::Touch => sqlx::query(&SQL.touch).bind(id.to_string()),
         };
         let row = query

@@ -6,6 +6,7 @@ mod embedded;
 mod hardening;
 mod helpers;
 mod http;
+mod key_order;
 mod playground;
 mod rest;
 mod schema;

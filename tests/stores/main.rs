@@ -6,6 +6,7 @@
 
 mod conformance;
 mod instances;
+mod migrations;
 mod outage;
 mod proxy;
 mod restart;

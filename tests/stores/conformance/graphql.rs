@@ -81,3 +81,49 @@ pub async fn json_round_trips_through_graphql_unchanged(backend: &Backend) {
     assert_eq!(read["data"]["session"]["user"], user);
     assert_eq!(read["data"]["session"]["data"], data);
 }
+
+pub async fn json_keeps_its_key_order_through_graphql_variables_and_literals(backend: &Backend) {
+    let f = Fixture::new(backend).await;
+    let schema = build_schema(f.controller.clone());
+    // Variables as JSON text (a `json!` value would not say which order the client wrote),
+    // the response as the text a client receives.
+    let user = r#"{"zeta":1,"alpha":{"y":[{"d":1,"c":2}],"b":null},"mid":"m"}"#;
+    let variables = serde_json::from_str(&format!(r#"{{"user":{user}}}"#)).expect("valid JSON");
+    let literal = r#"{z: {}, cart: [{sku: "x", qty: 2}], b: {z: 1, a: "last"}}"#;
+    let data = r#"{"z":{},"cart":[{"sku":"x","qty":2}],"b":{"z":1,"a":"last"}}"#;
+    let open = format!(
+        "mutation($user: JSON) {{ \
+           openSession(input: {{userId: \"alice\", user: $user, data: {literal}}}) {{ id user data }} }}"
+    );
+    let run = |request: async_graphql::Request| {
+        let schema = schema.clone();
+        async move {
+            let response = schema.execute(request).await;
+            serde_json::to_string(&response).expect("response serializes")
+        }
+    };
+
+    let opened =
+        run(async_graphql::Request::new(open)
+            .variables(async_graphql::Variables::from_json(variables)))
+        .await;
+    let id = serde_json::from_str::<Value>(&opened).expect("JSON")["data"]["openSession"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {opened}"))
+        .to_owned();
+    let read = run(async_graphql::Request::new(format!(
+        "{{ session(id: \"{id}\") {{ user data }} }}"
+    )))
+    .await;
+
+    for (what, response) in [("open", &opened), ("read", &read)] {
+        assert!(
+            response.contains(&format!(r#""user":{user}"#)),
+            "{what}: {response}"
+        );
+        assert!(
+            response.contains(&format!(r#""data":{data}"#)),
+            "{what}: {response}"
+        );
+    }
+}

@@ -8,6 +8,7 @@ mod changes;
 mod concurrency;
 mod expiry;
 mod graphql;
+mod key_order;
 mod listing;
 mod roundtrip;
 
@@ -208,6 +209,8 @@ conformance! {
     roundtrip::text_and_json_at_their_size_limits_round_trip,
     roundtrip::text_or_json_holding_a_nul_character_is_rejected,
     roundtrip::a_session_id_is_stored_only_once,
+    key_order::documents_keep_their_key_order_when_a_session_is_opened,
+    key_order::documents_keep_their_key_order_when_data_is_stored_and_the_user_updated,
     listing::listings_filter_by_id_user_and_active,
     listing::from_time_is_inclusive_and_to_time_exclusive,
     listing::filter_conditions_are_all_required_together,
@@ -239,4 +242,5 @@ conformance! {
     concurrency::two_instances_closing_expired_sessions_at_once_close_each_once,
     graphql::rule_violations_reach_graphql_clients_with_their_codes,
     graphql::json_round_trips_through_graphql_unchanged,
+    graphql::json_keeps_its_key_order_through_graphql_variables_and_literals,
 }
