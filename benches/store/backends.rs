@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use sessions::model::CloseReason;
 use sessions::store::{PostgresStore, SqliteStore};
 use sessions::{MemoryStore, Session, SessionStore};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -19,11 +20,11 @@ use sqlx::{Connection, PgConnection, QueryBuilder, SqliteConnection};
 const DATABASE_URL_VARS: [&str; 2] = ["SESSIONS_BENCH_DATABASE_URL", "SESSIONS_TEST_DATABASE_URL"];
 
 /// The start of the bulk `INSERT`: the columns in the order the stores insert them.
-const INSERT: &str = r#"INSERT INTO sessions (id, user_id, user_name, active, open_time, request_time, close_time, address, client, "user", data) "#;
+const INSERT: &str = r#"INSERT INTO sessions (id, user_id, user_name, active, open_time, request_time, close_time, address, client, "user", data, close_reason) "#;
 
-/// Rows per `INSERT` on SQLite (11 parameters each; SQLite allows 32 766 per statement).
+/// Rows per `INSERT` on SQLite (12 parameters each; SQLite allows 32 766 per statement).
 const SQLITE_ROWS_PER_INSERT: usize = 2_000;
-/// Rows per `INSERT` on PostgreSQL (11 parameters each; PostgreSQL allows 65 535).
+/// Rows per `INSERT` on PostgreSQL (12 parameters each; PostgreSQL allows 65 535).
 const POSTGRES_ROWS_PER_INSERT: usize = 5_000;
 
 /// Where the stores of one backend keep their sessions.
@@ -171,7 +172,8 @@ async fn load_sqlite(path: &Path, sessions: &[Session]) -> Result<(), sqlx::Erro
                 .push_bind(&session.address)
                 .push_bind(&session.client)
                 .push_bind(session.user.as_ref().map(Json))
-                .push_bind(session.data.as_ref().map(Json));
+                .push_bind(session.data.as_ref().map(Json))
+                .push_bind(session.close_reason.map(CloseReason::as_str));
         });
         insert.build().execute(&mut *tx).await?;
     }
@@ -200,7 +202,8 @@ async fn load_postgres(url: &str, sessions: &[Session]) -> Result<(), sqlx::Erro
                 .push_bind(json_text(&session.user))
                 .push_unseparated("::json")
                 .push_bind(json_text(&session.data))
-                .push_unseparated("::json");
+                .push_unseparated("::json")
+                .push_bind(session.close_reason.map(CloseReason::as_str));
         });
         insert.build().execute(&mut *tx).await?;
     }

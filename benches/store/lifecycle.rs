@@ -3,14 +3,14 @@
 //! not the closed ones they skip: compare `close_expired_100k_among_900k_closed` with the
 //! plain `close_expired_100k`, and `purge_nothing_due_among_900k_closed` with zero.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use criterion::{BenchmarkGroup, SamplingMode, measurement::WallTime};
 use sessions::clock::{Clock, ManualClock};
 use sessions::model::{CloseReason, truncate_to_millis};
-use sessions::{ControllerOptions, Session, SessionId, SessionStore, SessionsController};
-use std::sync::Arc;
+use sessions::{ControllerOptions, Session, SessionId, SessionsController};
 use tokio::runtime::Runtime;
 
 use crate::backends::{Backend, Fresh};
@@ -127,8 +127,8 @@ pub fn bench(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, backend: &B
         b.to_async(rt).iter_custom(|iterations| {
             let scaled = &scaled;
             async move {
-                let long_ago = TimeDelta::from_std(RETENTION).unwrap_or(TimeDelta::MAX)
-                    + TimeDelta::hours(1);
+                let long_ago =
+                    TimeDelta::from_std(RETENTION).unwrap_or(TimeDelta::MAX) + TimeDelta::hours(1);
                 timed(
                     iterations,
                     async || scaled.load(ACTED_ON, Some(long_ago)).await,
@@ -143,7 +143,9 @@ pub fn bench(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, backend: &B
         });
     });
     rt.block_on(async {
-        let Scaled { fresh, controller, .. } = scaled;
+        let Scaled {
+            fresh, controller, ..
+        } = scaled;
         drop(controller);
         fresh.discard().await;
     });

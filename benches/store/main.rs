@@ -1,5 +1,6 @@
 //! Criterion benches of the controller over each store: open, get by id, store data, list
-//! by user, and close-expired over 100 000 sessions.
+//! by user, and close-expired over 100 000 sessions; and the cleanup at the scale of a
+//! million sessions (`lifecycle`).
 //!
 //! Run: `cargo bench --bench store` (add `-- memory` to run one store's benches only). The
 //! PostgreSQL benches run when `SESSIONS_BENCH_DATABASE_URL` (or `SESSIONS_TEST_DATABASE_URL`)
@@ -7,6 +8,7 @@
 //! Medians go in the README's "Benchmarks" table.
 
 mod backends;
+mod lifecycle;
 
 use std::cell::OnceCell;
 use std::hint::black_box;
@@ -79,7 +81,7 @@ fn controller_over(store: Arc<dyn SessionStore>) -> (SessionsController, Arc<Man
     )
 }
 
-fn new_session(user: usize) -> NewSession {
+pub(crate) fn new_session(user: usize) -> NewSession {
     NewSession {
         user_id: format!("user-{user}"),
         user_name: Some(format!("User {user}")),
@@ -212,6 +214,10 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, backend: &Backend) {
             measured
         });
     });
+    group.finish();
+
+    let mut group = c.benchmark_group(format!("{}/lifecycle_1m", backend.name()));
+    lifecycle::bench(&mut group, rt, backend);
     group.finish();
 }
 
