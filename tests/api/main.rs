@@ -1,11 +1,13 @@
 //! End-to-end tests: each starts the real server on a free port and talks HTTP to it.
 
 mod client;
+mod client_lifecycle;
 mod connections;
 mod embedded;
 mod hardening;
 mod helpers;
 mod http;
+mod lifecycle;
 mod playground;
 mod rest;
 mod schema;
