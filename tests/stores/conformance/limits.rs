@@ -13,7 +13,7 @@ use sessions::model::{CloseReason, LimitPolicy, Session, SessionCounts, SessionF
 use tokio::sync::Notify;
 
 use super::lifecycle::assert_closed_for;
-use super::{Fixture, counted, ms, new_session, of_user};
+use super::{Fixture, counted, ms, new_session, of_user, take};
 use crate::support::Backend;
 
 /// Default options with at most `max` open sessions per user under `policy`.
@@ -47,7 +47,7 @@ fn open_of(user_id: &str) -> SessionFilter {
 
 /// Every session of `user_id` (up to 1000), as stored.
 async fn sessions_of(f: &Fixture, user_id: &str) -> Vec<Session> {
-    f.list(&of_user(user_id), super::take(1000)).await.data
+    f.list(&of_user(user_id), take(1000)).await.data
 }
 
 // ---------------------------------------------------------------------------------------------
