@@ -515,6 +515,86 @@ mod tests {
         assert_eq!(store.read().indexes.order.len(), 3);
     }
 
+    /// The sizes of the expiry indexes (open by activity, open by age) and of the retention
+    /// index (closed by close time).
+    fn index_sizes(store: &MemoryStore) -> (usize, usize, usize) {
+        let inner = store.read();
+        let indexes = &inner.indexes;
+        (
+            indexes.open_by_activity.len(),
+            indexes.open_by_age.len(),
+            indexes.closed_by_time.len(),
+        )
+    }
+
+    #[tokio::test]
+    async fn expiry_reads_only_open_sessions_and_retention_only_closed_ones() {
+        // 10,000 sessions closed long ago, among 10 open ones: 3 idle, 3 past a max lifetime
+        // though active, 4 fresh.
+        let store = MemoryStore::new();
+        let mut old_closed = Vec::new();
+        for n in 0..10_000 {
+            let s = session(&format!("user{}", n % 10), n);
+            store.insert(&s).await.expect("inserts");
+            store
+                .close(&s.id, at(n), CloseReason::Logout)
+                .await
+                .expect("closes");
+            old_closed.push(s.id);
+        }
+        let idle: Vec<Session> = (0..3).map(|_| session("alice", 20_000)).collect();
+        let old: Vec<Session> = (0..3).map(|_| session("alice", 20_000)).collect();
+        let fresh: Vec<Session> = (0..4).map(|_| session("bob", 50_000)).collect();
+        for s in idle.iter().chain(&old).chain(&fresh) {
+            store.insert(s).await.expect("inserts");
+        }
+        for s in &old {
+            let change = SessionChange::Touch;
+            store
+                .update_open(&s.id, change, at(50_000), idle_before(0))
+                .await
+                .expect("touches");
+        }
+        let before = index_sizes(&store);
+        let cutoffs = Cutoffs {
+            idle: at(40_000),
+            lifetime: Some(at(30_000)),
+        };
+
+        let expired = store
+            .close_expired(cutoffs, at(60_000))
+            .await
+            .expect("expires");
+        let after_expiry = index_sizes(&store);
+        assert_indexes_match(&store);
+        let purged = store
+            .purge_closed(at(55_000), usize::MAX)
+            .await
+            .expect("purges");
+
+        // The expiry scans hold the open sessions only, so closed ones cost them nothing; the
+        // retention index holds the closed ones only.
+        assert_eq!(before, (10, 10, 10_000));
+        assert_eq!(expired, 6);
+        assert_eq!(after_expiry, (4, 4, 10_006));
+        let reason = |id| store.read().sessions[&id].close_reason;
+        for s in &idle {
+            assert_eq!(reason(s.id), Some(CloseReason::IdleTimeout));
+        }
+        for s in &old {
+            assert_eq!(reason(s.id), Some(CloseReason::MaxLifetime));
+        }
+        // Only the sessions closed before the cutoff went; the open ones, opened before it
+        // too, and the ones closed after it stay.
+        assert_eq!(purged, 10_000);
+        assert_eq!(index_sizes(&store), (4, 4, 6));
+        assert_indexes_match(&store);
+        let inner = store.read();
+        assert!(old_closed.iter().all(|id| !inner.sessions.contains_key(id)));
+        assert!(fresh.iter().all(|s| inner.sessions[&s.id].active));
+        assert_eq!(inner.sessions.len(), 10);
+    }
+
     #[tokio::test]
     async fn inserting_an_id_twice_fails_and_leaves_the_indexes_alone() {
         let store = MemoryStore::new();

@@ -242,6 +242,9 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(store_error)?;
         let Some(excess) = sql::to_evict(open.len(), limit) else {
+            // Nothing is stored, but the expired sessions closed above stay closed, as on
+            // every store: commit rather than let the drop roll them back.
+            tx.commit().await.map_err(store_error)?;
             return Ok(Admission::Denied);
         };
         let mut evicted = Vec::with_capacity(excess);

@@ -1,12 +1,14 @@
 //! End-to-end tests: each starts the real server on a free port and talks HTTP to it.
 
 mod client;
+mod client_lifecycle;
 mod connections;
 mod embedded;
 mod hardening;
 mod helpers;
 mod http;
 mod key_order;
+mod lifecycle;
 mod playground;
 mod rest;
 mod schema;

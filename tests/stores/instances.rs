@@ -143,3 +143,94 @@ async fn two_instances_closing_expired_sessions_at_the_same_moment_close_each_on
     drop((a, b));
     backend.cleanup().await;
 }
+
+const OPEN_SHARED: &str = "mutation { openSession(input: {userId: \"shared-user\"}) { id } }";
+
+/// Open 50 sessions for one user at once, alternating between `a` and `b`; the answers.
+async fn open_fifty_at_once(a: &Server, b: &Server) -> Vec<Value> {
+    join_all((0..50).map(|n| {
+        let server = if n % 2 == 0 { a } else { b };
+        server.graphql(OPEN_SHARED, json!({}))
+    }))
+    .await
+}
+
+/// The shared user's sessions as `server` lists them: how many, and each one's close reason.
+async fn shared_user_sessions(server: &Server) -> (u64, Vec<Value>) {
+    let query = "{ sessions(filter: {userId: \"shared-user\"}, paging: {total: true}) \
+                 { total data { active closeReason } } }";
+    let page = server.ok(query, json!({}), "sessions").await;
+    let total = page["total"].as_u64().unwrap_or_else(|| panic!("{page}"));
+    let reasons = page["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{page}"))
+        .iter()
+        .map(|s| s["closeReason"].clone())
+        .collect();
+    (total, reasons)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_opens_for_one_user_over_two_instances_leave_exactly_the_limit_open() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let args = ["--max-sessions-per-user", "3"];
+    let (a, b) = (
+        Server::start(&backend.url(), &args),
+        Server::start(&backend.url(), &args),
+    );
+
+    let answers = open_fifty_at_once(&a, &b).await;
+
+    for answer in &answers {
+        assert!(
+            answer.get("errors").is_none(),
+            "every open succeeds: {answer}"
+        );
+    }
+    let (total, reasons) = shared_user_sessions(&b).await;
+    assert_eq!(total, 50);
+    let evicted = reasons.iter().filter(|r| *r == "EVICTED").count();
+    let open = reasons.iter().filter(|r| r.is_null()).count();
+    assert_eq!((open, evicted), (3, 47), "{reasons:?}");
+    assert_eq!(counts(&a).await, json!({"active": 3, "total": 50}));
+    drop((a, b));
+    backend.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_opens_for_one_user_over_two_instances_under_deny_let_exactly_the_limit_succeed()
+ {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let args = [
+        "--max-sessions-per-user",
+        "3",
+        "--session-limit-policy",
+        "deny",
+    ];
+    let (a, b) = (
+        Server::start(&backend.url(), &args),
+        Server::start(&backend.url(), &args),
+    );
+
+    let answers = open_fifty_at_once(&a, &b).await;
+
+    let codes: Vec<&str> = answers
+        .iter()
+        .filter_map(|answer| answer["errors"][0]["extensions"]["code"].as_str())
+        .collect();
+    assert_eq!(codes.len(), 47, "{answers:?}");
+    assert!(
+        codes.iter().all(|c| *c == "SESSION_LIMIT_REACHED"),
+        "{codes:?}"
+    );
+    let (total, reasons) = shared_user_sessions(&a).await;
+    assert_eq!(total, 3);
+    assert!(reasons.iter().all(Value::is_null), "{reasons:?}");
+    assert_eq!(counts(&b).await, json!({"active": 3, "total": 3}));
+    drop((a, b));
+    backend.cleanup().await;
+}

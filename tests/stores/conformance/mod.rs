@@ -9,6 +9,8 @@ mod concurrency;
 mod expiry;
 mod graphql;
 mod key_order;
+mod lifecycle;
+mod limits;
 mod listing;
 mod roundtrip;
 
@@ -243,4 +245,31 @@ conformance! {
     graphql::rule_violations_reach_graphql_clients_with_their_codes,
     graphql::json_round_trips_through_graphql_unchanged,
     graphql::json_keeps_its_key_order_through_graphql_variables_and_literals,
+    lifecycle::close_expired_closes_sessions_past_the_max_lifetime_and_idle_ones_and_counts_both,
+    lifecycle::a_session_open_exactly_the_max_lifetime_is_not_yet_expired,
+    lifecycle::a_session_past_both_bounds_is_closed_for_the_one_it_passed_first,
+    lifecycle::expires_at_is_the_earlier_of_idle_end_and_lifetime_end_and_none_once_closed,
+    lifecycle::a_write_on_a_session_past_its_expiry_closes_it_with_its_reason_and_answers_closed,
+    lifecycle::a_write_at_exactly_the_expiry_time_still_lands,
+    lifecycle::touching_moves_request_time_and_expires_at_and_changes_nothing_else,
+    lifecycle::a_touch_younger_than_the_touch_interval_writes_nothing,
+    lifecycle::a_touch_within_the_interval_of_a_session_past_its_expiry_still_closes_it,
+    lifecycle::touching_an_unknown_session_is_not_found_and_a_closed_one_is_closed,
+    lifecycle::closing_records_logout_or_revoked_and_closing_again_keeps_the_first_reason,
+    lifecycle::closing_for_a_reason_of_the_services_own_is_refused_naming_the_reason,
+    lifecycle::a_session_closed_by_expiry_keeps_its_reason_when_closed_again,
+    lifecycle::purging_deletes_only_sessions_closed_longer_ago_than_the_retention,
+    lifecycle::one_purge_step_deletes_at_most_its_batch_oldest_first,
+    lifecycle::with_retention_off_purging_keeps_every_closed_session,
+    limits::closing_a_users_sessions_revokes_every_open_one_but_the_exception_and_counts_them,
+    limits::closing_a_users_sessions_without_an_exception_closes_them_all_and_an_unknown_user_none,
+    limits::revoking_while_the_user_opens_sessions_misses_none_opened_before_it,
+    limits::at_the_limit_evict_oldest_closes_the_least_recently_active_session_as_evicted,
+    limits::sessions_equally_old_are_evicted_in_id_order,
+    limits::over_the_limit_evict_oldest_closes_as_many_as_it_takes,
+    limits::at_the_limit_deny_refuses_with_limit_reached_and_opens_nothing,
+    limits::expired_sessions_of_the_user_are_closed_with_their_reason_before_counting,
+    limits::a_denied_open_still_closes_the_users_expired_sessions,
+    limits::fifty_concurrent_opens_with_evict_oldest_leave_exactly_three_open,
+    limits::fifty_concurrent_opens_with_deny_let_exactly_three_succeed,
 }
