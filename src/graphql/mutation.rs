@@ -57,14 +57,15 @@ impl MutationRoot {
         ctx: &Context<'_>,
         session_id: ID,
         #[graphql(
-            default_with = "CloseReasonValue::Logout",
-            desc = "Why: LOGOUT (the default: the user signed out) or REVOKED (an administrator or another device ended it). The other reasons are the service's own."
+            default_with = "Some(CloseReasonValue::Logout)",
+            desc = "Why: LOGOUT (the default, also for null: the user signed out) or REVOKED (an administrator or another device ended it). The other reasons are the service's own."
         )]
-        reason: CloseReasonValue,
+        reason: Option<CloseReasonValue>,
     ) -> Result<SessionObject> {
         let controller = ctx.data::<SessionsController>()?;
         let id = parse_id(InputField::SessionId, &session_id).extend()?;
-        let session = controller.close_for(&id, reason.into()).await;
+        let reason = reason.unwrap_or(CloseReasonValue::Logout).into();
+        let session = controller.close_for(&id, reason).await;
         Ok(SessionObject(session.extend()?))
     }
 
