@@ -295,8 +295,12 @@ impl SessionsController {
         let Some(session) = self.store.get(id).await? else {
             return Err(SessionError::NotFound(*id));
         };
-        if let Some(reason) = cutoffs.reason(&session) {
-            self.store.close(id, now, reason).await?;
+        // Closed only if still expired, in one step: a concurrent write that renewed it keeps
+        // it open with what it stored. (Such a write would have to be stamped a whole expire
+        // timeout before this one, so this one is refused as closed in that case only.)
+        if let Some(reason) = cutoffs.reason(&session)
+            && self.store.close_if_expired(id, now, cutoffs).await?
+        {
             tracing::info!(session_id = %id, %reason, "session closed");
         }
         Err(SessionError::Closed(*id))

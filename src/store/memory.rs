@@ -334,6 +334,17 @@ impl SessionStore for MemoryStore {
         }))
     }
 
+    async fn close_if_expired(
+        &self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+        cutoffs: Cutoffs,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.write();
+        let reason = inner.sessions.get(id).and_then(|s| cutoffs.reason(s));
+        Ok(reason.is_some_and(|reason| inner.close(id, now, reason)))
+    }
+
     async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
         // A batch at a time, yielding between batches, so a large expiry never holds the
         // write lock or the worker thread for long. The indexes hold open sessions only, so

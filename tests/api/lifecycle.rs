@@ -160,8 +160,14 @@ async fn close_session_without_a_reason_or_with_null_records_logout() {
     let defaulted = close(&app, json!({ "id": first["id"] })).await;
     let null = close(&app, json!({ "id": second["id"], "reason": null })).await;
 
-    assert_eq!(defaulted["data"]["closeSession"]["closeReason"], "LOGOUT", "{defaulted}");
-    assert_eq!(null["data"]["closeSession"]["closeReason"], "LOGOUT", "{null}");
+    assert_eq!(
+        defaulted["data"]["closeSession"]["closeReason"], "LOGOUT",
+        "{defaulted}"
+    );
+    assert_eq!(
+        null["data"]["closeSession"]["closeReason"], "LOGOUT",
+        "{null}"
+    );
 }
 
 #[tokio::test]

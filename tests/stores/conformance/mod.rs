@@ -251,6 +251,7 @@ conformance! {
     lifecycle::expires_at_is_the_earlier_of_idle_end_and_lifetime_end_and_none_once_closed,
     lifecycle::a_write_on_a_session_past_its_expiry_closes_it_with_its_reason_and_answers_closed,
     lifecycle::a_write_at_exactly_the_expiry_time_still_lands,
+    lifecycle::closing_a_session_if_expired_leaves_one_renewed_meanwhile_open,
     lifecycle::touching_moves_request_time_and_expires_at_and_changes_nothing_else,
     lifecycle::a_touch_younger_than_the_touch_interval_writes_nothing,
     lifecycle::a_touch_within_the_interval_of_a_session_past_its_expiry_still_closes_it,
