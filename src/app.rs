@@ -12,10 +12,11 @@ use tokio::net::TcpListener;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::controller::SessionsController;
+use crate::events::{EventBus, LocalBus, PgBus};
 use crate::graphql::build_schema;
 use crate::http::router;
 use crate::server::{self, ConnectionLimits};
-use crate::store;
+use crate::store::{self, StoreKind};
 
 /// A service bound to its address, ready to serve.
 pub struct App {
@@ -46,7 +47,9 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         .await
         .with_context(|| format!("--store {}", config.store))?;
     tracing::info!(store = %config.store, kind = store.kind(), "session store opened");
-    let controller = SessionsController::with_clock(store, config.controller_options(), clock);
+    let events = events(config).await?;
+    let controller = SessionsController::with_clock(store, config.controller_options(), clock)
+        .with_events(events);
     let schema = build_schema(controller.clone());
     let router = router(schema, controller.clone(), &config.http_options());
     let listener = TcpListener::bind(config.listen)
@@ -59,6 +62,19 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         controller,
         limits: config.connection_limits(),
         addr,
+    })
+}
+
+/// The event bus for `config`'s store: PostgreSQL carries events between the instances sharing
+/// it; the other stores belong to one process, so in-process fan-out is all they need.
+async fn events(config: &Config) -> anyhow::Result<Arc<dyn EventBus>> {
+    Ok(match config.store.kind() {
+        Ok(StoreKind::Postgres) => Arc::new(
+            PgBus::connect(config.store.expose(), config.event_buffer)
+                .await
+                .context("cannot listen for session events")?,
+        ),
+        _ => Arc::new(LocalBus::new(config.event_buffer)),
     })
 }
 

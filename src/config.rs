@@ -94,6 +94,14 @@ pub struct Config {
     /// Close a keep-alive connection that waits longer than this for its next request (e.g. 60s).
     #[arg(long, env = "SESSIONS_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    /// Most WebSocket (subscription) connections open at once; more are refused with 503
+    /// (1 to 1000000; each also counts against --max-connections).
+    #[arg(long, env = "SESSIONS_MAX_WEBSOCKETS", default_value = "1000", value_parser = parse_max_connections)]
+    pub max_websockets: usize,
+    /// Session events a subscriber may fall behind before its subscription ends with
+    /// EVENTS_LOST (1 to 1000000).
+    #[arg(long, env = "SESSIONS_EVENT_BUFFER", default_value = "1024", value_parser = parse_max_connections)]
+    pub event_buffer: usize,
     /// Where sessions are kept: memory (lost at exit), sqlite://PATH (one machine; survives
     /// restarts) or postgres://USER:PASSWORD@HOST/DB (shared by several instances).
     // Checked when the store opens, not here: clap would echo the value, password and all.
@@ -151,6 +159,8 @@ impl Config {
             max_connections: connections.max_connections,
             header_timeout: connections.header_timeout,
             idle_timeout: connections.idle_timeout,
+            max_websockets: http.max_websockets,
+            event_buffer: crate::events::DEFAULT_CAPACITY,
             store: StoreUrl::new("memory"),
         }
     }
@@ -178,6 +188,7 @@ impl Config {
             request_timeout: self.request_timeout,
             allow_origins: self.allow_origins.clone(),
             base_path: String::new(),
+            max_websockets: self.max_websockets,
         }
     }
 
@@ -358,6 +369,12 @@ mod tests {
         );
         let payload = parse_payload_size(&documented_default("max_payload"));
         assert_eq!(payload, Ok(controller.max_payload));
+        let max = |id| parse_max_connections(&documented_default(id));
+        assert_eq!(
+            max("max_websockets"),
+            Ok(HttpOptions::default().max_websockets)
+        );
+        assert_eq!(max("event_buffer"), Ok(crate::events::DEFAULT_CAPACITY));
         let connections = ConnectionLimits::default();
         assert_eq!(duration("header_timeout"), connections.header_timeout);
         assert_eq!(duration("idle_timeout"), connections.idle_timeout);

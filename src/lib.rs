@@ -12,6 +12,8 @@
 //! - [`rest`]: the original Pip.Services v1 REST protocol, for existing clients.
 //! - [`controller`]: the business rules (ids, times, limits, expiry), shared by every API.
 //! - [`store`]: the [`SessionStore`] trait and its backends.
+//! - [`events`]: session events and the bus carrying them to subscribers (in process, or
+//!   between instances over PostgreSQL).
 //! - [`model`]: plain session data and the pure rules acting on it.
 //!
 //! [`app`] wires them together for the `sessions` binary, [`server`] serves them over HTTP/1.1
@@ -67,6 +69,7 @@ pub mod clock;
 pub mod config;
 pub mod controller;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod model;

@@ -319,9 +319,25 @@ pub enum Admission {
     Opened {
         /// The sessions closed as `EVICTED`, oldest first.
         evicted: Vec<SessionId>,
+        /// The user's sessions found expired and closed first, each with its reason.
+        expired: Vec<Closed>,
     },
     /// The user is at the limit and the policy is [`LimitPolicy::Deny`]: nothing was stored.
-    Denied,
+    Denied {
+        /// The user's sessions found expired and closed first (they stay closed).
+        expired: Vec<Closed>,
+    },
+}
+
+/// A session a bulk step closed: enough to tell others (session events) what happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    /// The session closed.
+    pub id: SessionId,
+    /// Its user.
+    pub user_id: String,
+    /// Why it closed.
+    pub reason: CloseReason,
 }
 
 /// Which sessions a listing returns; all present conditions must hold.

@@ -8,13 +8,17 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+mod events;
+
 use crate::clock::{Clock, SystemClock};
 use crate::error::{InputField, SessionError};
+use crate::events::{EventBus, SessionEventKind};
 use crate::model::{
-    Admission, CloseReason, Cutoffs, NewSession, Page, PageRequest, Session, SessionChange,
+    Admission, CloseReason, Closed, Cutoffs, NewSession, Page, PageRequest, Session, SessionChange,
     SessionCounts, SessionFilter, SessionId, UserLimit, truncate_to_millis,
 };
 use crate::store::SessionStore;
+use events::Publisher;
 
 /// Longest accepted user id, in characters.
 pub const MAX_USER_ID_CHARS: usize = 256;
@@ -95,6 +99,7 @@ pub struct SessionsController {
     store: Arc<dyn SessionStore>,
     clock: Arc<dyn Clock>,
     options: ControllerOptions,
+    events: Publisher,
 }
 
 impl SessionsController {
@@ -113,7 +118,22 @@ impl SessionsController {
             store,
             clock,
             options,
+            events: Publisher::default(),
         }
+    }
+
+    /// This controller publishing its session events on `bus` (an in-process
+    /// [`LocalBus`](crate::events::LocalBus) by default).
+    pub fn with_events(self, bus: Arc<dyn EventBus>) -> Self {
+        Self {
+            events: Publisher::new(bus),
+            ..self
+        }
+    }
+
+    /// The bus this controller publishes session events on; subscribe to it here.
+    pub fn events(&self) -> &Arc<dyn EventBus> {
+        &self.events.bus
     }
 
     /// The options this controller runs with.
@@ -184,6 +204,7 @@ impl SessionsController {
         };
         let now = self.now();
         let session = Session::open(SessionId::random(), new, now);
+        let order = self.events.lock(&session.id).await;
         match self.options.user_limit {
             None => self.store.insert(&session).await?,
             Some(limit) => {
@@ -192,17 +213,38 @@ impl SessionsController {
                     .insert_limited(&session, limit, self.cutoffs(now))
                     .await?;
                 match admission {
-                    Admission::Denied => {
+                    Admission::Denied { expired } => {
+                        drop(order);
+                        self.events.closed(&expired, now).await;
                         return Err(SessionError::LimitReached(session.user_id));
                     }
-                    Admission::Opened { evicted } => {
-                        for id in evicted {
-                            tracing::info!(session_id = %id, reason = "EVICTED", "session closed");
+                    Admission::Opened { evicted, expired } => {
+                        self.events
+                            .session(SessionEventKind::Opened, &session, now)
+                            .await;
+                        drop(order);
+                        self.events.closed(&expired, now).await;
+                        let evicted: Vec<Closed> = evicted
+                            .into_iter()
+                            .map(|id| Closed {
+                                id,
+                                user_id: session.user_id.clone(),
+                                reason: CloseReason::Evicted,
+                            })
+                            .collect();
+                        for closed in &evicted {
+                            tracing::info!(session_id = %closed.id, reason = "EVICTED", "session closed");
                         }
+                        self.events.closed(&evicted, now).await;
+                        tracing::info!(session_id = %session.id, "session opened");
+                        return Ok(session);
                     }
                 }
             }
         }
+        self.events
+            .session(SessionEventKind::Opened, &session, now)
+            .await;
         tracing::info!(session_id = %session.id, "session opened");
         Ok(session)
     }
@@ -286,9 +328,16 @@ impl SessionsController {
         id: &SessionId,
         change: SessionChange,
     ) -> Result<Session, SessionError> {
+        let order = self.events.lock(id).await;
         let now = self.now();
         let cutoffs = self.cutoffs(now);
+        let touch = matches!(change, SessionChange::Touch);
         if let Some(session) = self.store.update_open(id, change, now, cutoffs).await? {
+            if !touch {
+                self.events
+                    .session(SessionEventKind::Changed, &session, now)
+                    .await;
+            }
             return Ok(session);
         }
         // The conditional update did nothing: unknown, closed, or expired (close it now).
@@ -302,7 +351,11 @@ impl SessionsController {
             && self.store.close_if_expired(id, now, cutoffs).await?
         {
             tracing::info!(session_id = %id, %reason, "session closed");
+            self.events
+                .closed_one(*id, &session.user_id, reason, now)
+                .await;
         }
+        drop(order);
         Err(SessionError::Closed(*id))
     }
 
@@ -331,11 +384,20 @@ impl SessionsController {
                 format!("must be LOGOUT or REVOKED, not {reason}"),
             ));
         }
+        let _order = self.events.lock(id).await;
+        let now = self.now();
         let session = self
             .store
-            .close(id, self.now(), reason)
+            .close(id, now, reason)
             .await?
             .ok_or(SessionError::NotFound(*id))?;
+        // Closing sets `close_time` to the later of the last activity and now, so an earlier
+        // close shows an earlier time: that one was published when it happened.
+        if session.close_reason == Some(reason) && session.close_time.is_some_and(|t| t >= now) {
+            self.events
+                .session(SessionEventKind::Closed, &session, now)
+                .await;
+        }
         tracing::info!(session_id = %id, %reason, "session closed");
         Ok(session)
     }
@@ -352,9 +414,11 @@ impl SessionsController {
         except: Option<SessionId>,
     ) -> Result<u64, SessionError> {
         check_text(InputField::UserId, Some(user_id), MAX_USER_ID_CHARS)?;
-        let closed = self.store.close_user(user_id, except, self.now()).await?;
-        tracing::info!(user_id, closed, "user's sessions revoked");
-        Ok(closed)
+        let now = self.now();
+        let closed = self.store.close_user(user_id, except, now).await?;
+        tracing::info!(user_id, closed = closed.len(), "user's sessions revoked");
+        self.events.closed(&closed, now).await;
+        Ok(closed.len() as u64)
     }
 
     /// Close every open session past its expiry (idle timeout or max lifetime), each with its
@@ -366,10 +430,11 @@ impl SessionsController {
     pub async fn close_expired(&self) -> Result<u64, SessionError> {
         let now = self.now();
         let closed = self.store.close_expired(self.cutoffs(now), now).await?;
-        if closed > 0 {
-            tracing::info!(closed, "expired sessions closed");
+        if !closed.is_empty() {
+            tracing::info!(closed = closed.len(), "expired sessions closed");
         }
-        Ok(closed)
+        self.events.closed(&closed, now).await;
+        Ok(closed.len() as u64)
     }
 
     /// Delete the sessions closed longer ago than the retention, [`PURGE_BATCH`] at a time
@@ -402,13 +467,21 @@ impl SessionsController {
         Ok(purged)
     }
 
-    /// Remove a session; returns it, or `None` when it was unknown.
+    /// Remove a session and publish `DELETED`; returns it, or `None` when it was unknown.
     ///
     /// # Errors
     /// `Store` when the store fails.
     #[tracing::instrument(skip(self), err(Debug), fields(session_id = %id))]
     pub async fn delete(&self, id: &SessionId) -> Result<Option<Session>, SessionError> {
-        Ok(self.store.delete(id).await?)
+        let _order = self.events.lock(id).await;
+        let deleted = self.store.delete(id).await?;
+        if let Some(session) = &deleted {
+            let now = self.now();
+            self.events
+                .session(SessionEventKind::Deleted, session, now)
+                .await;
+        }
+        Ok(deleted)
     }
 
     /// How many sessions are stored and how many are open.

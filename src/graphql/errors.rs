@@ -35,6 +35,9 @@ pub mod code {
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     /// No route for this path.
     pub const ROUTE_NOT_FOUND: &str = "ROUTE_NOT_FOUND";
+    /// A subscription may have missed session events (it fell behind, or the event feed
+    /// dropped) and has ended; re-read and subscribe again.
+    pub const EVENTS_LOST: &str = "EVENTS_LOST";
 }
 
 impl ErrorExtensions for SessionError {

@@ -6,16 +6,18 @@ pub mod mutation;
 pub mod phases;
 pub mod query;
 pub mod scalars;
+pub mod subscription;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
 use crate::controller::SessionsController;
 use mutation::MutationRoot;
 use query::QueryRoot;
+use subscription::SubscriptionRoot;
 
 /// The service's schema type.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Deepest selection nesting a query may have. GraphiQL's introspection query needs 13.
 pub const MAX_DEPTH: usize = 16;
@@ -24,7 +26,7 @@ pub const MAX_COMPLEXITY: usize = 1000;
 
 /// Build the schema over `controller`, with the depth and complexity limits applied.
 pub fn build_schema(controller: SessionsController) -> AppSchema {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(controller)
         .extension(phases::RequestPhases)
         // The parser's own bound on selection nesting (32 by default) would report deep
@@ -37,7 +39,7 @@ pub fn build_schema(controller: SessionsController) -> AppSchema {
 
 /// The schema in GraphQL SDL, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .finish()
         .sdl()
 }

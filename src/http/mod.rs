@@ -6,6 +6,7 @@ pub mod errors;
 pub mod graphql;
 pub mod playground;
 pub mod status;
+pub mod ws;
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub started: Instant,
     /// The GraphiQL page, rendered once.
     pub playground: Bytes,
+    /// The WebSocket connections open now, and their cap.
+    pub sockets: ws::Sockets,
 }
 
 /// How the HTTP layer behaves, beyond the routes.
@@ -48,6 +51,8 @@ pub struct HttpOptions {
     /// The path this router is nested under in a larger app (e.g. `/sessions`), so the
     /// playground calls the right endpoint; empty when it is served at the root.
     pub base_path: String,
+    /// Most WebSocket (subscription) connections open at once; more are refused with 503.
+    pub max_websockets: usize,
 }
 
 impl Default for HttpOptions {
@@ -56,12 +61,13 @@ impl Default for HttpOptions {
             request_timeout: Duration::from_secs(30),
             allow_origins: Vec::new(),
             base_path: String::new(),
+            max_websockets: ws::DEFAULT_MAX_WEBSOCKETS,
         }
     }
 }
 
 /// The service's routes with their middleware:
-/// `POST|GET /graphql`, `GET /` (GraphiQL), `GET /heartbeat`, `GET /status`, and the v1
+/// `POST|GET /graphql` (and WebSocket subscriptions there), `GET /` (GraphiQL), `GET /heartbeat`, `GET /status`, and the v1
 /// REST commands under `POST /v1/sessions/`.
 pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpOptions) -> Router {
     let state = AppState {
@@ -72,9 +78,10 @@ pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpO
             "{}/graphql",
             options.base_path.trim_end_matches('/')
         ))),
+        sockets: ws::Sockets::new(options.max_websockets),
     };
     let routes = Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", get(ws::get).post(graphql::post))
         .route("/", get(playground::serve))
         .route("/heartbeat", get(status::heartbeat))
         .route("/status", get(status::status))

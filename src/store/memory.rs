@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 
 use super::{SessionStore, StoreError};
 use crate::model::{
-    Admission, CloseReason, Cutoffs, LimitPolicy, Page, PageRequest, Session, SessionChange,
-    SessionCounts, SessionFilter, SessionId, SortKey, UserLimit,
+    Admission, CloseReason, Closed, Cutoffs, LimitPolicy, Page, PageRequest, Session,
+    SessionChange, SessionCounts, SessionFilter, SessionId, SortKey, UserLimit,
 };
 
 /// Most sessions closed or deleted under one hold of the write lock by the bulk operations.
@@ -234,16 +234,23 @@ impl SessionStore for MemoryStore {
         let now = session.open_time;
         let mut inner = self.write();
         let mut open = Vec::new();
+        let mut expired = Vec::new();
         for id in inner.open_of(&session.user_id) {
             match inner.sessions.get(&id).and_then(|s| cutoffs.reason(s)) {
                 Some(reason) => {
                     inner.close(&id, now, reason);
+                    let user_id = session.user_id.clone();
+                    expired.push(Closed {
+                        id,
+                        user_id,
+                        reason,
+                    });
                 }
                 None => open.push(id),
             }
         }
         if open.len() >= limit.max && limit.policy == LimitPolicy::Deny {
-            return Ok(Admission::Denied);
+            return Ok(Admission::Denied { expired });
         }
         let excess = (open.len() + 1).saturating_sub(limit.max);
         let mut oldest: Vec<(DateTime<Utc>, SessionId)> = open
@@ -256,7 +263,7 @@ impl SessionStore for MemoryStore {
         for id in &evicted {
             inner.close(id, now, CloseReason::Evicted);
         }
-        Ok(Admission::Opened { evicted })
+        Ok(Admission::Opened { evicted, expired })
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -345,19 +352,30 @@ impl SessionStore for MemoryStore {
         Ok(reason.is_some_and(|reason| inner.close(id, now, reason)))
     }
 
-    async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn close_expired(
+        &self,
+        cutoffs: Cutoffs,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Closed>, StoreError> {
         // A batch at a time, yielding between batches, so a large expiry never holds the
         // write lock or the worker thread for long. The indexes hold open sessions only, so
         // each batch costs the same however many sessions are closed.
-        let mut closed = 0;
+        let mut closed = Vec::new();
         loop {
             let done = {
                 let mut inner = self.write();
                 let batch = inner.expired_batch(cutoffs);
-                for (id, reason) in &batch {
-                    inner.close(id, now, *reason);
+                for &(id, reason) in &batch {
+                    inner.close(&id, now, reason);
+                    if let Some(session) = inner.sessions.get(&id) {
+                        let user_id = session.user_id.clone();
+                        closed.push(Closed {
+                            id,
+                            user_id,
+                            reason,
+                        });
+                    }
                 }
-                closed += batch.len() as u64;
                 batch.len() < BATCH
             };
             if done {
@@ -372,13 +390,18 @@ impl SessionStore for MemoryStore {
         user_id: &str,
         except: Option<SessionId>,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<Closed>, StoreError> {
         // One hold of the write lock: an open of this user happens wholly before or after.
         let mut inner = self.write();
-        let mut closed = 0;
+        let mut closed = Vec::new();
         for id in inner.open_of(user_id) {
             if Some(id) != except && inner.close(&id, now, CloseReason::Revoked) {
-                closed += 1;
+                let (user_id, reason) = (user_id.to_owned(), CloseReason::Revoked);
+                closed.push(Closed {
+                    id,
+                    user_id,
+                    reason,
+                });
             }
         }
         Ok(closed)
@@ -512,7 +535,8 @@ mod tests {
         let expired = store
             .close_expired(idle_before(127), at(300))
             .await
-            .expect("expires");
+            .expect("expires")
+            .len();
         assert_indexes_match(&store);
         for bob in [1, 3, 5] {
             store.delete(&sessions[bob].id).await.expect("deletes");
@@ -575,7 +599,8 @@ mod tests {
         let expired = store
             .close_expired(cutoffs, at(60_000))
             .await
-            .expect("expires");
+            .expect("expires")
+            .len();
         let after_expiry = index_sizes(&store);
         assert_indexes_match(&store);
         let purged = store
@@ -651,9 +676,10 @@ mod tests {
         let closed = store
             .close_expired(idle_before(count as i64), at(20_000_000))
             .await
-            .expect("expires");
+            .expect("expires")
+            .len();
 
-        assert_eq!(closed, open_before - 1);
+        assert_eq!(closed as u64, open_before - 1);
         assert_eq!(store.counts().await.expect("counts").active, 1);
         assert!(
             store

@@ -22,8 +22,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    Admission, CloseReason, Cutoffs, Page, PageRequest, Session, SessionChange, SessionCounts,
-    SessionFilter, SessionId, UserLimit,
+    Admission, CloseReason, Closed, Cutoffs, Page, PageRequest, Session, SessionChange,
+    SessionCounts, SessionFilter, SessionId, UserLimit,
 };
 
 /// A backend that keeps sessions.
@@ -38,7 +38,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Add a new session unless its user is at `limit`, atomically with respect to every
     /// other open or close of that user, on every instance sharing the store. First the
     /// user's open sessions that are expired at `cutoffs` are closed with their reason
-    /// (at `session.open_time`); then, at the limit, the oldest by `request_time` (ties by
+    /// (at `session.open_time`, reported in the [`Admission`]); then, at the limit, the oldest by `request_time` (ties by
     /// id) are closed as `EVICTED` or, under [`LimitPolicy::Deny`](crate::model::LimitPolicy),
     /// nothing is stored.
     async fn insert_limited(
@@ -88,17 +88,21 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Close, at `now`, every open session expired at `cutoffs`, each with its reason (see
-    /// [`Cutoffs::reason`]). Returns how many were closed.
-    async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// [`Cutoffs::reason`]). Returns the sessions it closed (their events need them).
+    async fn close_expired(
+        &self,
+        cutoffs: Cutoffs,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Closed>, StoreError>;
 
     /// Close, at `now` and as `REVOKED`, every open session of `user_id` but `except`, in one
-    /// atomic step. Returns how many were closed.
+    /// atomic step. Returns the sessions it closed.
     async fn close_user(
         &self,
         user_id: &str,
         except: Option<SessionId>,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<Vec<Closed>, StoreError>;
 
     /// Delete up to `max` closed sessions whose `close_time` is before `closed_before`, oldest
     /// first, in one short step. Returns how many were deleted; fewer than `max` means none

@@ -21,8 +21,8 @@ use sqlx::{ConnectOptions, Connection, Encode, Postgres, Row, Type};
 use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
 use super::{SessionStore, StoreError};
 use crate::model::{
-    Admission, CloseReason, Cutoffs, Page, PageRequest, Session, SessionChange, SessionCounts,
-    SessionFilter, SessionId, UserLimit,
+    Admission, CloseReason, Closed, Cutoffs, Page, PageRequest, Session, SessionChange,
+    SessionCounts, SessionFilter, SessionId, UserLimit,
 };
 
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new("GREATEST"));
@@ -228,14 +228,15 @@ impl SessionStore for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-        sqlx::query(&SQL.close_user_expired)
+        let expired: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_user_expired)
             .bind(&session.user_id)
             .bind(bound(cutoffs.idle))
             .bind(lifetime(cutoffs))
             .bind(now)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
             .map_err(store_error)?;
+        let expired = sql::closed(expired)?;
         let open: Vec<(String,)> = sqlx::query_as(&SQL.user_open)
             .bind(&session.user_id)
             .fetch_all(&mut *tx)
@@ -245,7 +246,7 @@ impl SessionStore for PostgresStore {
             // Nothing is stored, but the expired sessions closed above stay closed, as on
             // every store: commit rather than let the drop roll them back.
             tx.commit().await.map_err(store_error)?;
-            return Ok(Admission::Denied);
+            return Ok(Admission::Denied { expired });
         };
         let mut evicted = Vec::with_capacity(excess);
         for (id,) in open.into_iter().take(excess) {
@@ -263,7 +264,7 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(|e| insert_error(e, session.id))?;
         tx.commit().await.map_err(store_error)?;
-        Ok(Admission::Opened { evicted })
+        Ok(Admission::Opened { evicted, expired })
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -374,27 +375,32 @@ impl SessionStore for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn close_expired(
+        &self,
+        cutoffs: Cutoffs,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Closed>, StoreError> {
         // Under concurrent runs PostgreSQL locks each row and re-checks `active` after the
         // lock is granted, so a session closed by another instance is not counted again.
-        let mut closed = 0;
+        let mut closed: Vec<sql::ClosedRow> = Vec::new();
         if cutoffs.lifetime.is_some() {
-            let done = sqlx::query(&SQL.close_old)
+            let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_old)
                 .bind(bound(cutoffs.idle))
                 .bind(lifetime(cutoffs))
                 .bind(bound(now))
-                .execute(&self.pool)
+                .fetch_all(&self.pool)
                 .await
                 .map_err(store_error)?;
-            closed += done.rows_affected();
+            closed.extend(rows);
         }
-        let done = sqlx::query(&SQL.close_idle)
+        let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_idle)
             .bind(bound(cutoffs.idle))
             .bind(bound(now))
-            .execute(&self.pool)
+            .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        Ok(closed + done.rows_affected())
+        closed.extend(rows);
+        sql::closed(closed)
     }
 
     async fn close_user(
@@ -402,22 +408,22 @@ impl SessionStore for PostgresStore {
         user_id: &str,
         except: Option<SessionId>,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<Closed>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         sqlx::query(LOCK_USER)
             .bind(user_id)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
             .map_err(store_error)?;
-        let done = sqlx::query(&SQL.close_user)
+        let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_user)
             .bind(user_id)
             .bind(except.map(|id| id.to_string()).unwrap_or_default())
             .bind(bound(now))
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
             .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
-        Ok(done.rows_affected())
+        sql::closed(rows)
     }
 
     async fn purge_closed(

@@ -8,11 +8,36 @@
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::model::{CloseReason, LimitPolicy, PageRequest, SessionFilter, SessionId, UserLimit};
+use crate::model::{
+    CloseReason, Closed, LimitPolicy, PageRequest, SessionFilter, SessionId, UserLimit,
+};
 
 /// The columns of a session row, in the order both stores read and insert them.
 /// `"user"` is quoted because `user` is a reserved word in PostgreSQL.
 pub(super) const COLUMNS: &str = r#"id, user_id, user_name, active, open_time, request_time, close_time, address, client, "user", data, close_reason"#;
+
+/// The columns a bulk close returns, read by [`closed`].
+const CLOSED_COLUMNS: &str = "id, user_id, close_reason";
+
+/// A row of [`CLOSED_COLUMNS`].
+pub(super) type ClosedRow = (String, String, Option<String>);
+
+/// The sessions a bulk close returned, as [`Closed`] values.
+pub(super) fn closed(rows: Vec<ClosedRow>) -> Result<Vec<Closed>, StoreError> {
+    rows.into_iter()
+        .map(|(id, user_id, reason)| {
+            let id = id.parse().map_err(|e| StoreError::Backend(Box::new(e)))?;
+            let reason = close_reason(reason.as_deref())
+                .map_err(|e| StoreError::Backend(Box::new(e)))?
+                .ok_or_else(|| StoreError::Backend("closed row without a reason".into()))?;
+            Ok(Closed {
+                id,
+                user_id,
+                reason,
+            })
+        })
+        .collect()
+}
 
 /// The fixed statements of a store, with `$N` placeholders.
 ///
@@ -36,7 +61,7 @@ pub(super) struct Statements {
     /// already closed.
     pub close: String,
     /// `$1`: idle cutoff, `$2`: now. Closes the open sessions idle since before the cutoff as
-    /// `IDLE_TIMEOUT`; the row count is the number closed.
+    /// `IDLE_TIMEOUT`; returns [`CLOSED_COLUMNS`].
     pub close_idle: String,
     /// `$1`: idle cutoff, `$2`: lifetime cutoff, `$3`: now. Closes the open sessions opened
     /// before the lifetime cutoff, each for the bound it passed first.
@@ -98,16 +123,18 @@ impl Statements {
                 close("$2", "$3")
             ),
             close_idle: format!(
-                "UPDATE sessions SET {} WHERE active = TRUE AND request_time < $1",
+                "UPDATE sessions SET {} WHERE active = TRUE AND request_time < $1 \
+                 RETURNING {CLOSED_COLUMNS}",
                 close("$2", "'IDLE_TIMEOUT'")
             ),
             close_old: format!(
-                "UPDATE sessions SET {} WHERE active = TRUE AND open_time < $2",
+                "UPDATE sessions SET {} WHERE active = TRUE AND open_time < $2 \
+                 RETURNING {CLOSED_COLUMNS}",
                 close("$3", &reason("$1", "$2"))
             ),
             close_user_expired: format!(
                 "UPDATE sessions SET {} WHERE user_id = $1 AND active = TRUE \
-                 AND (request_time < $2 OR open_time < $3)",
+                 AND (request_time < $2 OR open_time < $3) RETURNING {CLOSED_COLUMNS}",
                 close("$4", &reason("$2", "$3"))
             ),
             close_if_expired: format!(
@@ -119,7 +146,8 @@ impl Statements {
                         ORDER BY request_time ASC, id ASC"
                 .into(),
             close_user: format!(
-                "UPDATE sessions SET {} WHERE user_id = $1 AND active = TRUE AND id <> $2",
+                "UPDATE sessions SET {} WHERE user_id = $1 AND active = TRUE AND id <> $2 \
+                 RETURNING {CLOSED_COLUMNS}",
                 close("$3", "'REVOKED'")
             ),
             purge: "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \

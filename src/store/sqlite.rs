@@ -18,8 +18,8 @@ use sqlx::{Row, Sqlite};
 use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
 use super::{SessionStore, StoreError};
 use crate::model::{
-    Admission, CloseReason, Cutoffs, Page, PageRequest, Session, SessionChange, SessionCounts,
-    SessionFilter, SessionId, UserLimit,
+    Admission, CloseReason, Closed, Cutoffs, Page, PageRequest, Session, SessionChange,
+    SessionCounts, SessionFilter, SessionId, UserLimit,
 };
 
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new("MAX"));
@@ -210,14 +210,15 @@ impl SessionStore for SqliteStore {
         // One transaction on the one writer connection: nothing else writes in between.
         let now = millis(session.open_time);
         let mut tx = self.writer.begin().await.map_err(store_error)?;
-        sqlx::query(&SQL.close_user_expired)
+        let expired: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_user_expired)
             .bind(&session.user_id)
             .bind(millis(cutoffs.idle))
             .bind(lifetime(cutoffs))
             .bind(now)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
             .map_err(store_error)?;
+        let expired = sql::closed(expired)?;
         let open: Vec<(String,)> = sqlx::query_as(&SQL.user_open)
             .bind(&session.user_id)
             .fetch_all(&mut *tx)
@@ -227,7 +228,7 @@ impl SessionStore for SqliteStore {
             // Nothing is stored, but the expired sessions closed above stay closed, as on
             // every store: commit rather than let the drop roll them back.
             tx.commit().await.map_err(store_error)?;
-            return Ok(Admission::Denied);
+            return Ok(Admission::Denied { expired });
         };
         let mut evicted = Vec::with_capacity(excess);
         for (id,) in open.into_iter().take(excess) {
@@ -245,7 +246,7 @@ impl SessionStore for SqliteStore {
             .await
             .map_err(|e| insert_error(e, session.id))?;
         tx.commit().await.map_err(store_error)?;
-        Ok(Admission::Opened { evicted })
+        Ok(Admission::Opened { evicted, expired })
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -346,25 +347,30 @@ impl SessionStore for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut closed = 0;
+    async fn close_expired(
+        &self,
+        cutoffs: Cutoffs,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Closed>, StoreError> {
+        let mut closed: Vec<sql::ClosedRow> = Vec::new();
         if cutoffs.lifetime.is_some() {
-            let done = sqlx::query(&SQL.close_old)
+            let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_old)
                 .bind(millis(cutoffs.idle))
                 .bind(lifetime(cutoffs))
                 .bind(millis(now))
-                .execute(&self.writer)
+                .fetch_all(&self.writer)
                 .await
                 .map_err(store_error)?;
-            closed += done.rows_affected();
+            closed.extend(rows);
         }
-        let done = sqlx::query(&SQL.close_idle)
+        let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_idle)
             .bind(millis(cutoffs.idle))
             .bind(millis(now))
-            .execute(&self.writer)
+            .fetch_all(&self.writer)
             .await
             .map_err(store_error)?;
-        Ok(closed + done.rows_affected())
+        closed.extend(rows);
+        sql::closed(closed)
     }
 
     async fn close_user(
@@ -372,15 +378,15 @@ impl SessionStore for SqliteStore {
         user_id: &str,
         except: Option<SessionId>,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(&SQL.close_user)
+    ) -> Result<Vec<Closed>, StoreError> {
+        let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_user)
             .bind(user_id)
             .bind(except.map(|id| id.to_string()).unwrap_or_default())
             .bind(millis(now))
-            .execute(&self.writer)
+            .fetch_all(&self.writer)
             .await
             .map_err(store_error)?;
-        Ok(done.rows_affected())
+        sql::closed(rows)
     }
 
     async fn purge_closed(
@@ -465,14 +471,14 @@ mod tests {
         );
         assert!(!list_plan.contains("TEMP B-TREE"), "sorts: {list_plan}");
         assert!(count_plan.contains("sessions_by_user"), "{count_plan}");
+        // "USING COVERING INDEX" since the close returns what it closed: a search either way.
         assert!(
-            expire_plan.contains("USING INDEX sessions_by_activity"),
+            expire_plan.contains("INDEX sessions_by_activity"),
             "{expire_plan}"
         );
         assert!(expire_plan.contains("request_time<?"), "{expire_plan}");
         assert!(
-            lifetime_plan
-                .contains("USING INDEX sessions_open_by_open_time (active=? AND open_time<?)"),
+            lifetime_plan.contains("INDEX sessions_open_by_open_time (active=? AND open_time<?)"),
             "{lifetime_plan}"
         );
         assert!(

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sessions::http::MAX_BODY_BYTES;
 use sessions::model::{
-    Admission, CloseReason, Cutoffs, Page, PageRequest, SessionChange, SessionCounts,
+    Admission, CloseReason, Closed, Cutoffs, Page, PageRequest, SessionChange, SessionCounts,
     SessionFilter, UserLimit,
 };
 use sessions::nesting::MAX_DEPTH;
@@ -547,7 +547,11 @@ impl SessionStore for PanicsOnGet {
     ) -> Result<bool, StoreError> {
         self.0.close_if_expired(id, now, cutoffs).await
     }
-    async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn close_expired(
+        &self,
+        cutoffs: Cutoffs,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Closed>, StoreError> {
         self.0.close_expired(cutoffs, now).await
     }
     async fn close_user(
@@ -555,7 +559,7 @@ impl SessionStore for PanicsOnGet {
         user_id: &str,
         except: Option<SessionId>,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<Closed>, StoreError> {
         self.0.close_user(user_id, except, now).await
     }
     async fn purge_closed(&self, before: DateTime<Utc>, max: usize) -> Result<u64, StoreError> {

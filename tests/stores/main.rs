@@ -5,6 +5,7 @@
 //! create schemas in; otherwise they are skipped, and the run says so once.
 
 mod conformance;
+mod events;
 mod instances;
 mod migrations;
 mod outage;
@@ -13,3 +14,5 @@ mod restart;
 mod server;
 mod startup;
 mod support;
+#[path = "../api/ws.rs"]
+mod ws;

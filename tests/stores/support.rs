@@ -91,6 +91,14 @@ impl Backend {
         }
     }
 
+    /// This backend's schema, for PostgreSQL.
+    pub fn schema(&self) -> Option<&str> {
+        match self {
+            Self::Postgres { schema, .. } => Some(schema),
+            _ => None,
+        }
+    }
+
     /// The URL of the whole test database (not just this backend's schema), for PostgreSQL.
     pub fn admin_url(&self) -> Option<&str> {
         match self {

@@ -1,0 +1,285 @@
+//! `GET /graphql` with `Upgrade: websocket`: GraphQL subscriptions over the
+//! `graphql-transport-ws` protocol (the `graphql-ws` library's), as Apollo Server serves them.
+//!
+//! async-graphql runs the protocol ([`async_graphql::http::WebSocket`]); this module screens
+//! what the client sends before it gets there, because async-graphql's answers to a misbehaving
+//! client differ from what the protocol asks for:
+//!
+//! | client does | protocol says | async-graphql alone |
+//! |---|---|---|
+//! | sends something that is not a protocol message, or over the body limit | close 4400 | close 1002 |
+//! | subscribes before `connection_init` | close 4401 | close 1011 |
+//! | sends no `connection_init` within 10 s | close 4408 | nothing |
+//! | reuses the id of a running subscription | close 4409 | replaces it silently |
+//! | sends a second `connection_init` | close 4429 | close 4429 |
+//!
+//! A connection holds at most [`MAX_SUBSCRIPTIONS`] subscriptions; one more is answered with
+//! an `error` message for its id. The number of WebSocket connections is capped too
+//! (`--max-websockets`); over the cap the upgrade is refused with 503.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::http::{
+    ClientMessage, WebSocket as Protocol, WebSocketProtocols as Protocols, WsMessage,
+};
+use axum::Extension;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use super::AppState;
+use super::correlation::CorrelationId;
+use super::errors::error_response;
+use super::graphql::Params;
+use crate::graphql::AppSchema;
+use crate::graphql::errors::code;
+
+/// How long a client has to send `connection_init`.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most subscriptions one connection may run at once.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+/// Default cap on WebSocket connections (`--max-websockets`).
+pub const DEFAULT_MAX_WEBSOCKETS: usize = 1000;
+
+/// Close codes of the `graphql-transport-ws` protocol.
+mod close {
+    pub const BAD_MESSAGE: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const DUPLICATE_ID: u16 = 4409;
+    pub const TOO_MANY_INITS: u16 = 4429;
+}
+
+/// The WebSocket connections open now, bounded.
+#[derive(Clone, Debug)]
+pub struct Sockets(Arc<Semaphore>);
+
+impl Sockets {
+    /// Room for `max` connections at once.
+    pub fn new(max: usize) -> Self {
+        Self(Arc::new(Semaphore::new(max)))
+    }
+}
+
+/// `GET /graphql`: a WebSocket upgrade when the client asks for one, else GraphQL over HTTP.
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(id): Extension<CorrelationId>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    params: Result<Query<Params<String>>, QueryRejection>,
+) -> Response {
+    match upgrade {
+        Ok(upgrade) => accept(upgrade, &headers, &state, &id),
+        // Not an upgrade request: GraphQL over HTTP.
+        Err(_) => super::graphql::get(State(state), Extension(id), headers, params).await,
+    }
+}
+
+/// Accept the upgrade (when there is room and the client speaks the protocol) and serve it.
+fn accept(
+    upgrade: WebSocketUpgrade,
+    headers: &HeaderMap,
+    state: &AppState,
+    id: &CorrelationId,
+) -> Response {
+    let speaks = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|name| name.trim().parse::<Protocols>() == Ok(Protocols::GraphQLWS));
+    if !speaks {
+        let message = "WebSocket clients must ask for the graphql-transport-ws subprotocol";
+        return error_response(StatusCode::BAD_REQUEST, code::BAD_REQUEST, message, id);
+    }
+    let schema = state.schema.clone();
+    let Ok(permit) = state.sockets.0.clone().try_acquire_owned() else {
+        let message = "too many WebSocket connections; retry later";
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code::BAD_REQUEST,
+            message,
+            id,
+        );
+    };
+    upgrade
+        .protocols(["graphql-transport-ws"])
+        // Past the body limit the message is refused with 4400 (see `Screen`); the socket's own
+        // bound only stops a client from making us buffer without end.
+        .max_message_size(super::body::MAX_DRAIN_BYTES)
+        .on_upgrade(move |socket| serve(socket, schema, permit))
+}
+
+/// Serve one connection until either side closes it.
+async fn serve(socket: WebSocket, schema: AppSchema, _permit: OwnedSemaphorePermit) {
+    let (mut sink, mut source) = socket.split();
+    // Screened messages for async-graphql; bounded, and read from the socket only while
+    // there is room, so a client cannot make us buffer without end.
+    let (forward, screened) = mpsc::channel::<ClientMessage>(16);
+    let screened = futures_util::stream::unfold(screened, |mut screened| async move {
+        screened.recv().await.map(|message| (Ok(message), screened))
+    });
+    let mut protocol =
+        Protocol::from_message_stream(schema, Box::pin(screened), Protocols::GraphQLWS);
+    let mut screen = Screen::default();
+    let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+    tokio::pin!(init_deadline);
+    loop {
+        let outgoing = tokio::select! {
+            incoming = source.next(), if forward.capacity() > 0 => match incoming {
+                Some(Ok(message)) => match screen.check(message) {
+                    Verdict::Forward(message) => {
+                        // Room was checked above and only this task sends.
+                        let _ = forward.try_send(*message);
+                        continue;
+                    }
+                    Verdict::Reply(text) => Message::Text(text.into()),
+                    Verdict::Ignore => continue,
+                    Verdict::Close(code, reason) => close_message(code, &reason),
+                },
+                // The socket failed (including a message over the socket's bound) or closed.
+                Some(Err(_)) => close_message(close::BAD_MESSAGE, "unreadable message"),
+                None => break,
+            },
+            reply = protocol.next() => match reply {
+                Some(WsMessage::Text(text)) => {
+                    screen.sent(&text);
+                    Message::Text(text.into())
+                }
+                Some(WsMessage::Close(code, reason)) => close_message(protocol_code(code), &reason),
+                None => break,
+            },
+            () = &mut init_deadline, if !screen.initialised => {
+                close_message(close::INIT_TIMEOUT, "Connection initialisation timeout")
+            }
+        };
+        let closing = matches!(outgoing, Message::Close(_));
+        if sink.send(outgoing).await.is_err() || closing {
+            break;
+        }
+    }
+}
+
+/// async-graphql's close codes, as the protocol spells them.
+fn protocol_code(code: u16) -> u16 {
+    match code {
+        1002 => close::BAD_MESSAGE,
+        1011 => close::UNAUTHORIZED,
+        3008 => close::INIT_TIMEOUT,
+        other => other,
+    }
+}
+
+fn close_message(code: u16, reason: &str) -> Message {
+    // A close reason must fit in a control frame (123 bytes).
+    let mut reason = reason.to_owned();
+    while reason.len() > 120 {
+        reason.pop();
+    }
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// What to do with one message from the client.
+enum Verdict {
+    Forward(Box<ClientMessage>),
+    Reply(String),
+    Ignore,
+    Close(u16, String),
+}
+
+/// The connection's state as far as screening needs it.
+#[derive(Default)]
+struct Screen {
+    initialised: bool,
+    running: HashSet<String>,
+}
+
+impl Screen {
+    fn check(&mut self, message: Message) -> Verdict {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                return Verdict::Close(close::BAD_MESSAGE, "messages must be text".into());
+            }
+            // axum answers pings itself; a close ends the stream next.
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return Verdict::Ignore,
+        };
+        if text.len() > super::MAX_BODY_BYTES {
+            let reason = format!("message larger than {} bytes", super::MAX_BODY_BYTES);
+            return Verdict::Close(close::BAD_MESSAGE, reason);
+        }
+        // Before serde_json recurses into it, as for HTTP bodies.
+        if let Err(error) = crate::nesting::check_json(text.as_bytes(), "the message") {
+            return Verdict::Close(close::BAD_MESSAGE, error.to_string());
+        }
+        let message = match ClientMessage::from_bytes(text.as_bytes()) {
+            Ok(message) => message,
+            Err(_) => return Verdict::Close(close::BAD_MESSAGE, "invalid message".into()),
+        };
+        self.admit(message)
+    }
+
+    fn admit(&mut self, message: ClientMessage) -> Verdict {
+        match &message {
+            ClientMessage::ConnectionInit { .. } if self.initialised => {
+                return Verdict::Close(
+                    close::TOO_MANY_INITS,
+                    "Too many initialisation requests".into(),
+                );
+            }
+            ClientMessage::ConnectionInit { .. } => self.initialised = true,
+            ClientMessage::Start { .. } if !self.initialised => {
+                return Verdict::Close(close::UNAUTHORIZED, "Unauthorized".into());
+            }
+            ClientMessage::Start { id, .. } if self.running.contains(id) => {
+                return Verdict::Close(
+                    close::DUPLICATE_ID,
+                    format!("Subscriber for {id} already exists"),
+                );
+            }
+            ClientMessage::Start { id, .. } if self.running.len() >= MAX_SUBSCRIPTIONS => {
+                let error = serde_json::json!({
+                    "type": "error",
+                    "id": id,
+                    "payload": [{
+                        "message": format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection"),
+                        "extensions": {"code": code::BAD_REQUEST},
+                    }],
+                });
+                return Verdict::Reply(error.to_string());
+            }
+            ClientMessage::Start { id, .. } => {
+                self.running.insert(id.clone());
+            }
+            ClientMessage::Stop { id } => {
+                self.running.remove(id);
+            }
+            // Not part of graphql-transport-ws; the client closes the socket instead.
+            ClientMessage::ConnectionTerminate => return Verdict::Ignore,
+            ClientMessage::Ping { .. } | ClientMessage::Pong { .. } => {}
+        }
+        Verdict::Forward(Box::new(message))
+    }
+
+    /// Note what the server sent: a `complete` frees its id.
+    fn sent(&mut self, text: &str) {
+        // async-graphql writes the tag first: `{"type":"complete","id":…}`.
+        if text.starts_with(r#"{"type":"complete""#)
+            && let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(text)
+            && let Some(serde_json::Value::String(id)) = fields.get("id")
+        {
+            self.running.remove(id);
+        }
+    }
+}
