@@ -42,6 +42,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "delete-session.graphql",
         include_str!("../../playground/delete-session.graphql"),
     ),
+    (
+        "session-events.graphql",
+        include_str!("../../playground/session-events.graphql"),
+    ),
 ];
 
 const TEMPLATE: &str = include_str!("../../playground/index.html");

@@ -768,13 +768,15 @@ async fn status_reports_the_service_and_counts_that_follow_opens_and_closes() {
     assert_eq!(after["sessions"], json!({ "active": 1, "total": 2 }));
 }
 
-/// The operation name of an example: the word after its `query` or `mutation` keyword.
+/// The operation name of an example: the word after its `query`, `mutation` or
+/// `subscription` keyword.
 fn operation_name(source: &str) -> &str {
     source
         .lines()
         .filter_map(|line| {
             line.strip_prefix("query ")
                 .or_else(|| line.strip_prefix("mutation "))
+                .or_else(|| line.strip_prefix("subscription "))
         })
         .find_map(|rest| {
             rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))

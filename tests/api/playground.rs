@@ -20,6 +20,9 @@ const AFTER_OPEN: &[&str] = &[
     "delete-session.graphql",
 ];
 
+/// Examples that run over the WebSocket (see `the_session_events_example_shows_events_live`).
+const SUBSCRIPTIONS: &[&str] = &["session-events.graphql"];
+
 fn example(name: &str) -> &'static str {
     EXAMPLES
         .iter()
@@ -100,6 +103,7 @@ async fn every_example_runs_without_errors_against_a_live_server() {
         .iter()
         .copied()
         .chain(["open-session.graphql"])
+        .chain(SUBSCRIPTIONS.iter().copied())
         .collect();
     let all: BTreeSet<&str> = EXAMPLES.iter().map(|(name, _)| *name).collect();
     assert_eq!(
@@ -166,4 +170,22 @@ async fn every_example_runs_without_errors_against_a_live_server() {
         answer("delete-session.graphql")["data"]["deleteSession"]["id"],
         session_id
     );
+}
+
+#[tokio::test]
+async fn the_session_events_example_shows_events_live() {
+    let app = spawn_app().await;
+    let mut ws = crate::ws::Ws::ready(app.addr).await;
+    let source = example("session-events.graphql");
+    let variables: Value = serde_json::from_str(example_variables(source)).expect("JSON");
+    ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": source, "variables": variables } }))
+        .await;
+    ws.send(json!({ "type": "ping" })).await;
+    assert_eq!(ws.json().await["type"], "pong");
+
+    let opened = app.open_session("watched").await;
+
+    let event = ws.event("1").await;
+    assert_eq!(event["kind"], "OPENED");
+    assert_eq!(event["sessionId"], opened["id"]);
 }
