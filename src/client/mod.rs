@@ -13,6 +13,7 @@
 //! ```
 
 mod error;
+mod events;
 mod operations;
 
 use std::time::Duration;
@@ -22,6 +23,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 pub use error::ClientError;
+pub use events::SessionEventStream;
 use operations as ops;
 
 use crate::controller::Paging;

@@ -302,3 +302,34 @@ async fn subscribe_over_the_schema_alone_reports_events_lost_to_a_lagging_stream
 fn async_graphql_value(text: &str) -> async_graphql::Value {
     async_graphql::Value::from(text)
 }
+
+#[tokio::test]
+async fn the_rust_client_streams_one_users_closes() {
+    use futures::StreamExt;
+    use sessions::events::SessionEventKind;
+    let app = spawn_app().await;
+    let client = sessions::SessionsClient::new(&app.url("")).expect("client");
+    let mut events = client
+        .session_events(Some("carol"), Some(&[SessionEventKind::Closed]))
+        .await
+        .expect("subscribes");
+
+    // The subscription runs once the server has read it; until then events could be missed,
+    // so keep opening and closing until the first close arrives.
+    let first = loop {
+        let id = open(&app, "carol").await;
+        open(&app, "someone-else").await;
+        close(&app, &id, "REVOKED").await;
+        let next = tokio::time::timeout(std::time::Duration::from_millis(500), events.next()).await;
+        if let Ok(item) = next {
+            break (id, item);
+        }
+    };
+
+    let (id, item) = first;
+    let event = item.expect("an item").expect("an event");
+    assert_eq!(event.kind, SessionEventKind::Closed);
+    assert_eq!(event.session_id.to_string(), id);
+    assert_eq!(event.user_id, "carol");
+    assert_eq!(event.reason, Some(sessions::model::CloseReason::Revoked));
+}
