@@ -121,9 +121,12 @@ fn accept(
 /// Serve one connection until either side closes it.
 async fn serve(socket: WebSocket, schema: AppSchema, _permit: OwnedSemaphorePermit) {
     let (mut sink, mut source) = socket.split();
-    // Screened messages for async-graphql; bounded, and read from the socket only while
-    // there is room, so a client cannot make us buffer without end.
+    // Screened messages for async-graphql; bounded: when it is full, one message waits in
+    // `waiting` and the socket is not read until it is handed over, so a client cannot make
+    // us buffer without end. (Waiting in `reserve` inside the select keeps async-graphql
+    // polled meanwhile: awaiting a send in the read branch would stop it and deadlock.)
     let (forward, screened) = mpsc::channel::<ClientMessage>(16);
+    let mut waiting: Option<ClientMessage> = None;
     let screened = futures_util::stream::unfold(screened, |mut screened| async move {
         screened.recv().await.map(|message| (Ok(message), screened))
     });
@@ -134,11 +137,20 @@ async fn serve(socket: WebSocket, schema: AppSchema, _permit: OwnedSemaphorePerm
     tokio::pin!(init_deadline);
     loop {
         let outgoing = tokio::select! {
-            incoming = source.next(), if forward.capacity() > 0 => match incoming {
+            permit = forward.reserve(), if waiting.is_some() => {
+                if let (Ok(permit), Some(message)) = (permit, waiting.take()) {
+                    permit.send(message);
+                }
+                continue;
+            }
+            incoming = source.next(), if waiting.is_none() => match incoming {
                 Some(Ok(message)) => match screen.check(message) {
                     Verdict::Forward(message) => {
-                        // Room was checked above and only this task sends.
-                        let _ = forward.try_send(*message);
+                        if let Err(mpsc::error::TrySendError::Full(message)) =
+                            forward.try_send(*message)
+                        {
+                            waiting = Some(message);
+                        }
                         continue;
                     }
                     Verdict::Reply(text) => Message::Text(text.into()),

@@ -333,3 +333,84 @@ async fn the_rust_client_streams_one_users_closes() {
     assert_eq!(event.user_id, "carol");
     assert_eq!(event.reason, Some(sessions::model::CloseReason::Revoked));
 }
+
+/// How many subscribers one instance holds with events flowing: run with
+/// `cargo test --test api -- --ignored --nocapture subscribers_held`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a test"]
+async fn subscribers_held_with_events_flowing() {
+    use std::time::{Duration, Instant};
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (connections, per_connection) = (env("WS_CONNECTIONS", 100), env("WS_PER_CONNECTION", 100));
+    const EVENTS: usize = 1000;
+    let config = Config {
+        max_websockets: connections,
+        ..Config::for_tests()
+    };
+    let app = Arc::new(spawn_app_with(config, Arc::new(SystemClock)).await);
+    // Each subscription watches its own user's events: user `u{connection}-{n}`.
+    let mut sockets = Vec::new();
+    for c in 0..connections {
+        let mut ws = Ws::ready(app.addr).await;
+        for n in 0..per_connection {
+            ws.subscribe(&n.to_string(), &format!("(userId: \"u{c}-{n}\")"))
+                .await;
+        }
+        ws.send(json!({ "type": "ping" })).await;
+        let pong = ws.next_within(Duration::from_secs(10)).await;
+        assert!(
+            matches!(&pong, Some(crate::ws::Next::Json(m)) if m["type"] == "pong"),
+            "connection {c}: {pong:?}"
+        );
+        sockets.push(ws);
+    }
+    let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut readers = Vec::new();
+    for mut ws in sockets {
+        let received = received.clone();
+        readers.push(tokio::spawn(async move {
+            while let Some(crate::ws::Next::Json(m)) = ws.next_within(Duration::from_secs(5)).await
+            {
+                assert_eq!(m["type"], "next", "{m}");
+                received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    // 100 events per second, to users spread over every connection and subscription.
+    let start = Instant::now();
+    let mut ticks = tokio::time::interval(Duration::from_millis(10));
+    for i in 0..EVENTS {
+        ticks.tick().await;
+        let user = format!("u{}-{}", i % connections, (i * 7) % per_connection);
+        let app = app.clone();
+        tokio::spawn(async move { app.open_session(&user).await });
+    }
+    let sent_in = start.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while received.load(std::sync::atomic::Ordering::Relaxed) < EVENTS && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS"))
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    println!(
+        "{} subscriptions on {connections} connections; {EVENTS} events sent in {sent_in:?} \
+         ({:.0}/s); {} delivered after {:?}; test process (server and clients) {rss}",
+        connections * per_connection,
+        EVENTS as f64 / sent_in.as_secs_f64(),
+        received.load(std::sync::atomic::Ordering::Relaxed),
+        start.elapsed(),
+    );
+    assert_eq!(received.load(std::sync::atomic::Ordering::Relaxed), EVENTS);
+}
