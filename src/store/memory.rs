@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::{SessionStore, StoreError};
 use crate::model::{
     Admission, CloseReason, Cutoffs, LimitPolicy, Page, PageRequest, Session, SessionChange,
-    SessionCounts, SessionFilter, SessionId, SortKey, UserLimit,
+    SessionCounts, SessionFilter, SessionId, SortKey, TokenHash, UserLimit,
 };
 
 /// Most sessions closed or deleted under one hold of the write lock by the bulk operations.
@@ -54,6 +54,8 @@ struct Indexes {
     open_by_age: BTreeSet<TimeKey>,
     /// Closed sessions by close time: the retention purge.
     closed_by_time: BTreeSet<TimeKey>,
+    /// Sessions by the hash of their token.
+    by_token: HashMap<TokenHash, SessionId>,
     /// How many sessions are open.
     active: u64,
 }
@@ -62,6 +64,9 @@ impl Indexes {
     fn add(&mut self, s: &Session) {
         let key = s.sort_key();
         self.order.insert(key);
+        if let Some(hash) = s.token_hash {
+            self.by_token.insert(hash, s.id);
+        }
         match self.by_user.get_mut(&s.user_id) {
             Some(keys) => {
                 keys.insert(key);
@@ -84,6 +89,9 @@ impl Indexes {
     fn remove(&mut self, s: &Session) {
         let key = s.sort_key();
         self.order.remove(&key);
+        if let Some(hash) = &s.token_hash {
+            self.by_token.remove(hash);
+        }
         if let Some(keys) = self.by_user.get_mut(&s.user_id) {
             keys.remove(&key);
         }
@@ -133,6 +141,17 @@ impl Inner {
 
     fn close(&mut self, id: &SessionId, now: DateTime<Utc>, reason: CloseReason) -> bool {
         self.modify(id, |s| s.close(now, reason)).unwrap_or(false)
+    }
+
+    fn close_by(
+        &mut self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+        reason: CloseReason,
+        by: &str,
+    ) -> bool {
+        self.modify(id, |s| s.close_by(now, reason, by))
+            .unwrap_or(false)
     }
 
     fn insert(&mut self, session: &Session) -> Result<(), StoreError> {
@@ -327,9 +346,10 @@ impl SessionStore for MemoryStore {
         id: &SessionId,
         now: DateTime<Utc>,
         reason: CloseReason,
+        by: &str,
     ) -> Result<Option<Session>, StoreError> {
         Ok(self.write().modify(id, |s| {
-            s.close(now, reason);
+            s.close_by(now, reason, by);
             s.clone()
         }))
     }
@@ -361,16 +381,38 @@ impl SessionStore for MemoryStore {
         user_id: &str,
         except: Option<SessionId>,
         now: DateTime<Utc>,
+        by: &str,
     ) -> Result<u64, StoreError> {
         // One hold of the write lock: an open of this user happens wholly before or after.
         let mut inner = self.write();
         let mut closed = 0;
         for id in inner.open_of(user_id) {
-            if Some(id) != except && inner.close(&id, now, CloseReason::Revoked) {
+            if Some(id) != except && inner.close_by(&id, now, CloseReason::Revoked, by) {
                 closed += 1;
             }
         }
         Ok(closed)
+    }
+
+    async fn get_by_token(&self, hash: &TokenHash) -> Result<Option<Session>, StoreError> {
+        let inner = self.read();
+        let id = inner.indexes.by_token.get(hash);
+        Ok(id.and_then(|id| inner.sessions.get(id)).cloned())
+    }
+
+    async fn set_token(
+        &self,
+        id: &SessionId,
+        hash: &TokenHash,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut inner = self.write();
+        if !inner.sessions.get(id).is_some_and(|s| s.active) {
+            return Ok(None);
+        }
+        Ok(inner.modify(id, |s| {
+            s.token_hash = Some(*hash);
+            s.clone()
+        }))
     }
 
     async fn purge_closed(
@@ -494,7 +536,7 @@ mod tests {
             assert_indexes_match(&store);
         }
         store
-            .close(&sessions[0].id, at(200), CloseReason::Logout)
+            .close(&sessions[0].id, at(200), CloseReason::Logout, "anonymous")
             .await
             .expect("closes");
         assert_indexes_match(&store);
@@ -537,7 +579,7 @@ mod tests {
             let s = session(&format!("user{}", n % 10), n);
             store.insert(&s).await.expect("inserts");
             store
-                .close(&s.id, at(n), CloseReason::Logout)
+                .close(&s.id, at(n), CloseReason::Logout, "anonymous")
                 .await
                 .expect("closes");
             old_closed.push(s.id);
@@ -625,7 +667,7 @@ mod tests {
             // Old sessions closed long ago sit among the expired ones and must be skipped.
             if n % 3 == 0 {
                 store
-                    .close(&s.id, at(n as i64), CloseReason::Logout)
+                    .close(&s.id, at(n as i64), CloseReason::Logout, "anonymous")
                     .await
                     .expect("closes");
             }
