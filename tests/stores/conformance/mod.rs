@@ -13,6 +13,7 @@ mod lifecycle;
 mod limits;
 mod listing;
 mod roundtrip;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -272,4 +273,7 @@ conformance! {
     limits::a_denied_open_still_closes_the_users_expired_sessions,
     limits::fifty_concurrent_opens_with_evict_oldest_leave_exactly_three_open,
     limits::fifty_concurrent_opens_with_deny_let_exactly_three_succeed,
+    tokens::a_token_finds_its_session_and_still_does_after_a_restart,
+    tokens::rotating_a_token_replaces_it_at_once,
+    tokens::a_closed_or_expired_sessions_token_finds_nothing_and_closed_by_says_who,
 }
