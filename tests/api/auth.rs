@@ -827,3 +827,42 @@ where
     }
     false
 }
+
+// --- The Rust client ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_client_sends_its_bearer_secret_and_reports_refusals_by_kind() {
+    let keys = Keys::new();
+    let app = spawn_app_with(keys.config(), Arc::new(SystemClock)).await;
+    let base = app.url("");
+    let client = |secret: Option<&str>| {
+        let builder = sessions::SessionsClient::builder(&base);
+        match secret {
+            Some(secret) => builder.bearer(secret).expect("a header value"),
+            None => builder,
+        }
+        .build()
+        .expect("a client")
+    };
+
+    let opened = client(Some(&keys.write))
+        .open_session("alice", None, None, None, None, None)
+        .await;
+    let anonymous = client(None).close_expired_sessions().await;
+    let reader = client(Some(&keys.read))
+        .open_session("alice", None, None, None, None, None)
+        .await;
+
+    assert!(opened.is_ok(), "{opened:?}");
+    assert!(
+        matches!(
+            anonymous,
+            Err(sessions::ClientError::Unauthenticated { .. })
+        ),
+        "{anonymous:?}"
+    );
+    assert!(
+        matches!(reader, Err(sessions::ClientError::Forbidden { .. })),
+        "{reader:?}"
+    );
+}
