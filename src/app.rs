@@ -86,6 +86,7 @@ fn reload_signal(auth: &Authenticator) -> Option<Reloads> {
         tracing::warn!("authentication is off: every client may read and change every session");
         return None;
     }
+    tracing::info!(keys = auth.key_count(), "authentication is on");
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -142,10 +143,6 @@ impl App {
         let reloader = self
             .reloads
             .map(|signals| tokio::spawn(reload_keys(self.auth.clone(), signals)));
-        tracing::info!(
-            authentication = if self.auth.is_on() { "on" } else { "off" },
-            "authentication"
-        );
         tracing::info!(
             addr = %self.addr,
             graphql = %format!("http://{}/graphql", self.addr),

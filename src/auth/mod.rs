@@ -105,6 +105,11 @@ impl Authenticator {
         self.keys.is_some()
     }
 
+    /// How many API keys are in use (0 with authentication off).
+    pub fn key_count(&self) -> usize {
+        self.key_set().map_or(0, |set| set.len())
+    }
+
     /// Read the keys file again and use its keys from now on. A bad file changes nothing.
     /// Returns how many keys are in use.
     ///
@@ -114,9 +119,8 @@ impl Authenticator {
         let Some(keys) = &self.keys else {
             return Ok(0);
         };
-        let current = self.key_set().map_or(0, |set| set.len());
         let Some(path) = &keys.path else {
-            return Ok(current);
+            return Ok(self.key_count());
         };
         let fresh = KeySet::load(path)?;
         let count = fresh.len();
