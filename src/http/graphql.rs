@@ -8,6 +8,7 @@
 //! | POST without a JSON content type (none at all included: CSRF) | 415 `BAD_REQUEST` |
 //! | JSON body nesting deeper than 64 levels | 400 `BAD_USER_INPUT` |
 //! | mutation over GET | 405 `METHOD_NOT_ALLOWED`, with `Allow: POST` |
+//! | authentication on, no valid credential (see [`super::auth`]) | 401 `UNAUTHENTICATED`, with `WWW-Authenticate: Bearer` |
 //! | document fails to parse or validate | 400 when the client accepts `application/graphql-response+json`, else 200 (`application/json`), as the spec says |
 //! | anything else | 200, with `errors` for failed fields |
 
@@ -63,7 +64,7 @@ pub async fn get(
     let read_only = ReadOnly {
         operation_name: request.operation_name.clone(),
     };
-    execute(&state, request.data(read_only).data(actor), id, &headers).await
+    execute(&state, request.data(read_only), actor, id, &headers).await
 }
 
 /// `POST /graphql` with a JSON body `{"query", "variables"?, "operationName"?}`.
@@ -111,7 +112,7 @@ pub async fn post(
         .map_err(|error| error.to_string())
         .and_then(Params::into_request);
     match request {
-        Ok(request) => execute(&state, request.data(actor), id, &headers).await,
+        Ok(request) => execute(&state, request, actor, id, &headers).await,
         Err(error) => {
             let message =
                 format!("the body is not a GraphQL request ({{\"query\": \"…\"}}): {error}");
@@ -175,14 +176,12 @@ impl VariablesSource for String {
 async fn execute(
     state: &AppState,
     request: async_graphql::Request,
+    actor: Actor,
     id: CorrelationId,
     headers: &HeaderMap,
 ) -> Response {
-    let unauthenticated = request
-        .data
-        .get(&std::any::TypeId::of::<Actor>())
-        .and_then(|data| data.downcast_ref::<Actor>())
-        .is_some_and(|actor| *actor == Actor::Unauthenticated);
+    let unauthenticated = actor == Actor::Unauthenticated;
+    let request = request.data(actor);
     let mut response = state.schema.execute(request.data(id.clone())).await;
     // Without a credential only introspection runs (`--public-introspection`): any root
     // field refused (or refused input) makes the whole request a 401; every root field
