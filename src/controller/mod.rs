@@ -27,7 +27,7 @@ pub const MAX_TAKE: usize = 1000;
 
 /// Closed sessions deleted per step of the retention purge: small enough that no step holds
 /// a lock or a transaction for long.
-pub const PURGE_BATCH: usize = 1000;
+pub const PURGE_BATCH: usize = 256;
 
 /// Tunable rules of the controller.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -219,6 +219,7 @@ conformance! {
     listing::a_from_time_not_before_the_to_time_matches_nothing,
     listing::time_bounds_at_the_ends_of_the_calendar_still_answer,
     listing::listings_order_by_request_time_descending_then_id_ascending,
+    listing::listings_of_open_sessions_keep_the_order_and_leave_out_closed_ones,
     listing::pages_cover_the_listing_without_overlap_or_gap,
     listing::paging_defaults_to_the_first_100_matches_without_a_total,
     listing::take_above_1000_is_clamped_to_1000,
