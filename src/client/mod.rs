@@ -296,7 +296,7 @@ impl SessionsClient {
         };
         let variables = ops::close_session::Variables {
             session_id: id.to_string(),
-            reason,
+            reason: Some(reason),
         };
         self.call::<ops::CloseSession, _>(variables, |data| data.close_session.try_into())
             .await

@@ -12,9 +12,9 @@ use crate::auth::secret;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{InputField, SessionError};
 use crate::model::{
-    Admission, CLOSED_BY_ANONYMOUS, CLOSED_BY_SYSTEM, CloseReason, Cutoffs, NewSession, Page,
-    PageRequest, Session, SessionChange, SessionCounts, SessionFilter, SessionId, TokenHash,
-    UserLimit, truncate_to_millis,
+    Admission, CLOSED_BY_ANONYMOUS, CloseReason, Cutoffs, NewSession, Page, PageRequest, Session,
+    SessionChange, SessionCounts, SessionFilter, SessionId, TokenHash, UserLimit,
+    truncate_to_millis,
 };
 use crate::store::SessionStore;
 
@@ -29,7 +29,7 @@ pub const MAX_TAKE: usize = 1000;
 
 /// Closed sessions deleted per step of the retention purge: small enough that no step holds
 /// a lock or a transaction for long.
-pub const PURGE_BATCH: usize = 1000;
+pub const PURGE_BATCH: usize = 256;
 
 /// Tunable rules of the controller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -352,8 +352,12 @@ impl SessionsController {
         let Some(session) = self.store.get(id).await? else {
             return Err(SessionError::NotFound(*id));
         };
-        if let Some(reason) = cutoffs.reason(&session) {
-            self.store.close(id, now, reason, CLOSED_BY_SYSTEM).await?;
+        // Closed only if still expired, in one step: a concurrent write that renewed it keeps
+        // it open with what it stored. (Such a write would have to be stamped a whole expire
+        // timeout before this one, so this one is refused as closed in that case only.)
+        if let Some(reason) = cutoffs.reason(&session)
+            && self.store.close_if_expired(id, now, cutoffs).await?
+        {
             tracing::info!(session_id = %id, %reason, "session closed");
         }
         Err(SessionError::Closed(*id))

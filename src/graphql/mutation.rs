@@ -85,14 +85,15 @@ impl MutationRoot {
         ctx: &Context<'_>,
         session_id: ID,
         #[graphql(
-            default_with = "CloseReasonValue::Logout",
-            desc = "Why: LOGOUT (the default: the user signed out) or REVOKED (an administrator or another device ended it). The other reasons are the service's own."
+            default_with = "Some(CloseReasonValue::Logout)",
+            desc = "Why: LOGOUT (the default, also for null: the user signed out) or REVOKED (an administrator or another device ended it). The other reasons are the service's own."
         )]
-        reason: CloseReasonValue,
+        reason: Option<CloseReasonValue>,
     ) -> Result<SessionObject> {
         let id = parse_id(InputField::SessionId, &session_id).extend()?;
         let (controller, by) = allowed(ctx, Operation::CloseSession, Some(&id)).await?;
-        let session = controller.close_by(&id, reason.into(), &by).await;
+        let reason = reason.unwrap_or(CloseReasonValue::Logout).into();
+        let session = controller.close_by(&id, reason, &by).await;
         Ok(SessionObject::from(session.extend()?))
     }
 

@@ -15,8 +15,10 @@ use crate::model::{
     SessionCounts, SessionFilter, SessionId, SortKey, TokenHash, UserLimit,
 };
 
-/// Most sessions closed or deleted under one hold of the write lock by the bulk operations.
-const BATCH: usize = 1024;
+/// Most sessions closed under one hold of the write lock by `close_expired`: each close
+/// updates six ordered indexes (a few microseconds at a million sessions), so a batch holds
+/// the lock for a millisecond or so, and readers get in between batches.
+const BATCH: usize = 256;
 
 /// A time and an id, ordered oldest first: the key of the expiry and retention indexes.
 type TimeKey = (DateTime<Utc>, SessionId);
@@ -48,8 +50,9 @@ struct Indexes {
     order: BTreeSet<SortKey>,
     /// Each user's sessions, in listing order.
     by_user: HashMap<String, BTreeSet<SortKey>>,
-    /// Open sessions by last activity: the idle-expiry scan.
-    open_by_activity: BTreeSet<TimeKey>,
+    /// Open sessions in listing order (most recent activity first): listings of open
+    /// sessions, and, read from the end, the idle-expiry scan.
+    open_by_activity: BTreeSet<SortKey>,
     /// Open sessions by open time: the max-lifetime scan.
     open_by_age: BTreeSet<TimeKey>,
     /// Closed sessions by close time: the retention purge.
@@ -77,7 +80,7 @@ impl Indexes {
             }
         }
         if s.active {
-            self.open_by_activity.insert((s.request_time, s.id));
+            self.open_by_activity.insert(key);
             self.open_by_age.insert((s.open_time, s.id));
             self.active += 1;
         } else if let Some(closed) = s.close_time {
@@ -96,7 +99,7 @@ impl Indexes {
             keys.remove(&key);
         }
         if s.active {
-            self.open_by_activity.remove(&(s.request_time, s.id));
+            self.open_by_activity.remove(&key);
             self.open_by_age.remove(&(s.open_time, s.id));
             self.active -= 1;
         } else if let Some(closed) = s.close_time {
@@ -176,10 +179,12 @@ impl Inner {
 
     /// Up to [`BATCH`] open sessions expired at `cutoffs`, with their reasons.
     fn expired_batch(&self, cutoffs: Cutoffs) -> Vec<(SessionId, CloseReason)> {
-        let idle = self
-            .indexes
-            .open_by_activity
-            .range(..(cutoffs.idle, SessionId::MIN));
+        // Keys sort newest first, so the idle ones (activity before the cutoff) are the tail.
+        let idle_tail = (
+            Bound::Excluded((Reverse(cutoffs.idle), SessionId::MAX)),
+            Bound::Unbounded,
+        );
+        let idle = self.indexes.open_by_activity.range(idle_tail).rev();
         let old = cutoffs
             .lifetime
             .map(|cutoff| self.indexes.open_by_age.range(..(cutoff, SessionId::MIN)));
@@ -210,12 +215,14 @@ impl Inner {
         &'a self,
         filter: &SessionFilter,
     ) -> Box<dyn Iterator<Item = &'a SortKey> + 'a> {
-        let index = match &filter.user_id {
-            Some(user) => match self.indexes.by_user.get(user) {
+        let index = match (&filter.user_id, filter.active) {
+            (Some(user), _) => match self.indexes.by_user.get(user) {
                 Some(keys) => keys,
                 None => return Box::new(std::iter::empty()),
             },
-            None => &self.indexes.order,
+            // Open sessions only: never walks the closed ones, however many there are.
+            (None, Some(true)) => &self.indexes.open_by_activity,
+            (None, _) => &self.indexes.order,
         };
         // Keys sort newest first, so `to_time` (exclusive) bounds the start of the range and
         // `from_time` (inclusive) its end; `SessionId::MAX` places a bound after every id.
@@ -352,6 +359,17 @@ impl SessionStore for MemoryStore {
             s.close_by(now, reason, by);
             s.clone()
         }))
+    }
+
+    async fn close_if_expired(
+        &self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+        cutoffs: Cutoffs,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.write();
+        let reason = inner.sessions.get(id).and_then(|s| cutoffs.reason(s));
+        Ok(reason.is_some_and(|reason| inner.close(id, now, reason)))
     }
 
     async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -505,7 +523,7 @@ mod tests {
         let active = inner.sessions.values().filter(|s| s.active).count() as u64;
         assert_eq!(inner.indexes.active, active);
         let open = || inner.sessions.values().filter(|s| s.active);
-        let by_activity: BTreeSet<TimeKey> = open().map(|s| (s.request_time, s.id)).collect();
+        let by_activity: BTreeSet<SortKey> = open().map(Session::sort_key).collect();
         let by_age: BTreeSet<TimeKey> = open().map(|s| (s.open_time, s.id)).collect();
         let closed: BTreeSet<TimeKey> = inner
             .sessions

@@ -79,6 +79,16 @@ pub trait SessionStore: Send + Sync + 'static {
         by: &str,
     ) -> Result<Option<Session>, StoreError>;
 
+    /// Close the session at `now` only if it is open and expired at `cutoffs`, with its reason
+    /// (see [`Cutoffs::reason`]), in one atomic step: a write that renewed it meanwhile keeps
+    /// it open. Returns whether it closed it.
+    async fn close_if_expired(
+        &self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+        cutoffs: Cutoffs,
+    ) -> Result<bool, StoreError>;
+
     /// Close, at `now`, every open session expired at `cutoffs`, each with its reason (see
     /// [`Cutoffs::reason`]). Returns how many were closed.
     async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError>;

@@ -364,6 +364,23 @@ impl SessionStore for PostgresStore {
         }
     }
 
+    async fn close_if_expired(
+        &self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+        cutoffs: Cutoffs,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(&SQL.close_if_expired)
+            .bind(id.to_string())
+            .bind(bound(cutoffs.idle))
+            .bind(lifetime(cutoffs))
+            .bind(bound(now))
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
         // Under concurrent runs PostgreSQL locks each row and re-checks `active` after the
         // lock is granted, so a session closed by another instance is not counted again.

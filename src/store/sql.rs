@@ -49,6 +49,9 @@ pub(super) struct Statements {
     /// `$1`: user id, `$2`: idle cutoff, `$3`: lifetime cutoff, `$4`: now. Closes the user's
     /// expired open sessions, each with its reason.
     pub close_user_expired: String,
+    /// `$1`: id, `$2`: idle cutoff, `$3`: lifetime cutoff, `$4`: now. Closes the session if
+    /// it is open and expired, with its reason.
+    pub close_if_expired: String,
     /// `$1`: user id. The ids of the user's open sessions, oldest activity first, ties by id.
     pub user_open: String,
     /// `$1`: user id, `$2`: the id to keep open (or ''), `$3`: now, `$4`: who closes them.
@@ -115,6 +118,11 @@ impl Statements {
             ),
             close_user_expired: format!(
                 "UPDATE sessions SET {} WHERE user_id = $1 AND active = TRUE \
+                 AND (request_time < $2 OR open_time < $3)",
+                close("$4", &reason("$2", "$3"), SYSTEM)
+            ),
+            close_if_expired: format!(
+                "UPDATE sessions SET {} WHERE id = $1 AND active = TRUE \
                  AND (request_time < $2 OR open_time < $3)",
                 close("$4", &reason("$2", "$3"), SYSTEM)
             ),

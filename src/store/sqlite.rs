@@ -336,6 +336,23 @@ impl SessionStore for SqliteStore {
         }
     }
 
+    async fn close_if_expired(
+        &self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+        cutoffs: Cutoffs,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(&SQL.close_if_expired)
+            .bind(id.to_string())
+            .bind(millis(cutoffs.idle))
+            .bind(lifetime(cutoffs))
+            .bind(millis(now))
+            .execute(&self.writer)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut closed = 0;
         if cutoffs.lifetime.is_some() {

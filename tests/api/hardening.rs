@@ -540,6 +540,14 @@ impl SessionStore for PanicsOnGet {
     ) -> Result<Option<Session>, StoreError> {
         self.0.close(id, now, reason, by).await
     }
+    async fn close_if_expired(
+        &self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+        cutoffs: Cutoffs,
+    ) -> Result<bool, StoreError> {
+        self.0.close_if_expired(id, now, cutoffs).await
+    }
     async fn close_expired(&self, cutoffs: Cutoffs, now: DateTime<Utc>) -> Result<u64, StoreError> {
         self.0.close_expired(cutoffs, now).await
     }

@@ -72,7 +72,7 @@ async fn session(app: &TestApp, id: &Value) -> Value {
 async fn close(app: &TestApp, variables: Value) -> Value {
     let query = if variables.get("reason").is_some() {
         format!(
-            "mutation($id: ID!, $reason: CloseReason!) {{ \
+            "mutation($id: ID!, $reason: CloseReason) {{ \
              closeSession(sessionId: $id, reason: $reason) {{ {FIELDS} }} }}"
         )
     } else {
@@ -149,6 +149,25 @@ async fn close_session_records_revoked_when_asked_and_refuses_a_reason_of_the_se
     assert_eq!(error_code(&evicted), Some("BAD_USER_INPUT"), "{evicted}");
     assert_eq!(evicted["errors"][0]["extensions"]["field"], "reason");
     assert_eq!(session(&app, &kept["id"]).await, kept, "nothing was closed");
+}
+
+#[tokio::test]
+async fn close_session_without_a_reason_or_with_null_records_logout() {
+    let (app, _clock) = spawn(config()).await;
+    let first = open(&app, "alice").await;
+    let second = open(&app, "alice").await;
+
+    let defaulted = close(&app, json!({ "id": first["id"] })).await;
+    let null = close(&app, json!({ "id": second["id"], "reason": null })).await;
+
+    assert_eq!(
+        defaulted["data"]["closeSession"]["closeReason"], "LOGOUT",
+        "{defaulted}"
+    );
+    assert_eq!(
+        null["data"]["closeSession"]["closeReason"], "LOGOUT",
+        "{null}"
+    );
 }
 
 #[tokio::test]

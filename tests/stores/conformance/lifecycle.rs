@@ -181,6 +181,53 @@ pub async fn expires_at_is_the_earlier_of_idle_end_and_lifetime_end_and_none_onc
 // ---------------------------------------------------------------------------------------------
 // Lazy expiry
 
+/// The lazy close after a refused write is conditional: a session that a concurrent write
+/// renewed in between stays open with what that write stored.
+pub async fn closing_a_session_if_expired_leaves_one_renewed_meanwhile_open(backend: &Backend) {
+    let f = Fixture::with_options(backend, lifetimes(60, None)).await;
+    let session = f.open_with(with_json("alice")).await;
+    f.advance(secs(61));
+    let now = f.now();
+    let expired_now = sessions::model::Cutoffs {
+        idle: now - secs(60),
+        lifetime: None,
+    };
+    let earlier = sessions::model::Cutoffs {
+        idle: now - secs(62),
+        lifetime: None,
+    };
+    // A write stamped before the session expired renews it.
+    let change = sessions::model::SessionChange::Data(Some(json!("kept")));
+    let renewed = f.store.update_open(&session.id, change, now, earlier).await;
+    assert!(renewed.expect("updates").is_some());
+
+    let closed = f
+        .store
+        .close_if_expired(&session.id, now, expired_now)
+        .await;
+
+    assert!(!closed.expect("answers"), "renewed, so not expired");
+    let stored = f.session(session.id).await;
+    assert!(stored.active);
+    assert_eq!(
+        stored.data,
+        Some(json!("kept")),
+        "the renewing write is kept"
+    );
+    let other = f.open_with(with_json("bob")).await;
+    f.advance(secs(61));
+    let later = sessions::model::Cutoffs {
+        idle: f.now() - secs(60),
+        lifetime: None,
+    };
+    let closed = f.store.close_if_expired(&other.id, f.now(), later).await;
+    assert!(closed.expect("answers"));
+    assert_eq!(
+        f.session(other.id).await.close_reason,
+        Some(CloseReason::IdleTimeout)
+    );
+}
+
 pub async fn a_write_on_a_session_past_its_expiry_closes_it_with_its_reason_and_answers_closed(
     backend: &Backend,
 ) {
