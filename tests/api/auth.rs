@@ -866,3 +866,30 @@ async fn the_client_sends_its_bearer_secret_and_reports_refusals_by_kind() {
         "{reader:?}"
     );
 }
+
+#[tokio::test]
+async fn with_auth_on_graphiql_opens_its_headers_editor_with_an_authorization_line() {
+    let keys = Keys::new();
+    let on = spawn_app_with(keys.config(), Arc::new(SystemClock)).await;
+    let off = spawn_app().await;
+    let page = |app: &TestApp| {
+        let url = app.url("/");
+        let client = app.client.clone();
+        async move {
+            let response = client.get(url).send().await.expect("page served");
+            assert_eq!(
+                response.status(),
+                StatusCode::OK,
+                "the page itself is public"
+            );
+            response.text().await.expect("text")
+        }
+    };
+
+    let with_auth = page(&on).await;
+    let without = page(&off).await;
+
+    assert!(with_auth.contains("const authOn = true;"), "{with_auth}");
+    assert!(with_auth.contains(r#""Authorization": "Bearer sk_..."#));
+    assert!(without.contains("const authOn = false;"));
+}
