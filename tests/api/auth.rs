@@ -49,6 +49,12 @@ impl Keys {
     }
 }
 
+impl Drop for Keys {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
 /// A fresh file in the temporary directory holding `text`.
 pub fn temp_file(text: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("sessions-keys-{}", uuid::Uuid::new_v4()));
@@ -728,11 +734,12 @@ async fn a_malformed_keys_file_stops_the_start_naming_the_line() {
         "# keys\nok read 0000000000000000000000000000000000000000000000000000000000000000\nbroken\n",
     );
     let config = Config {
-        api_keys_file: Some(file),
+        api_keys_file: Some(file.clone()),
         ..Config::for_tests()
     };
 
     let error = sessions::app::build(&config).await.err().expect("refused");
+    let _ = std::fs::remove_file(file);
 
     let message = format!("{error:#}");
     assert!(message.contains("line 3"), "{message}");

@@ -130,6 +130,7 @@ async fn a_key_from_keys_new_works_and_no_secret_reaches_the_logs() {
     // Let the reader thread take the last lines.
     std::thread::sleep(POLL * 5);
     let output = format!("{}{stderr}", log.lock().expect("log"));
+    let _ = std::fs::remove_file(&file);
 
     // Assert
     assert_eq!(
