@@ -9,12 +9,13 @@ use anyhow::Context as _;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::auth::Authenticator;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::controller::SessionsController;
 use crate::events::{EventBus, LocalBus, PgBus};
 use crate::graphql::build_schema;
-use crate::http::router;
+use crate::http::{HttpOptions, router};
 use crate::server::{self, ConnectionLimits};
 use crate::store::{self, StoreKind};
 
@@ -25,6 +26,8 @@ pub struct App {
     controller: SessionsController,
     limits: ConnectionLimits,
     addr: SocketAddr,
+    auth: Authenticator,
+    reloads: Option<Reloads>,
 }
 
 /// Build the service from `config` and bind its listener.
@@ -42,6 +45,10 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
 /// # Errors
 /// When the store cannot be opened, or the address cannot be bound.
 pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+    config.check_exposure().map_err(anyhow::Error::msg)?;
+    let auth = config.authenticator()?;
+    // Registered now, before serving: from here on SIGHUP reloads keys and cannot kill us.
+    let reloads = reload_signal(&auth);
     // The URL prints with its password hidden.
     let store = store::open(&config.store)
         .await
@@ -51,7 +58,11 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     let controller = SessionsController::with_clock(store, config.controller_options(), clock)
         .with_events(events);
     let schema = build_schema(controller.clone());
-    let router = router(schema, controller.clone(), &config.http_options());
+    let http = HttpOptions {
+        auth: auth.clone(),
+        ..config.http_options()
+    };
+    let router = router(schema, controller.clone(), &http);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -62,6 +73,8 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         controller,
         limits: config.connection_limits(),
         addr,
+        auth,
+        reloads,
     })
 }
 
@@ -76,6 +89,47 @@ async fn events(config: &Config) -> anyhow::Result<Arc<dyn EventBus>> {
         ),
         _ => Arc::new(LocalBus::new(config.event_buffer)),
     })
+}
+
+#[cfg(unix)]
+type Reloads = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type Reloads = std::convert::Infallible;
+
+/// The SIGHUP stream that reloads the keys file, when there is one to reload.
+fn reload_signal(auth: &Authenticator) -> Option<Reloads> {
+    if !auth.is_on() {
+        tracing::warn!("authentication is off: every client may read and change every session");
+        return None;
+    }
+    tracing::info!(keys = auth.key_count(), "authentication is on");
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(signal) => Some(signal),
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGHUP; keys reload only on restart");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Reload the keys file on every SIGHUP; a bad file is logged and the old keys stay.
+#[cfg(unix)]
+async fn reload_keys(auth: Authenticator, mut signals: Reloads) {
+    while signals.recv().await.is_some() {
+        match auth.reload() {
+            Ok(keys) => tracing::info!(keys, "API keys reloaded"),
+            Err(error) => tracing::error!(
+                error = %error,
+                "API keys not reloaded; the previous keys stay in use"
+            ),
+        }
+    }
 }
 
 impl App {
@@ -101,6 +155,10 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let cleanup = self.controller.spawn_cleanup();
+        #[cfg(unix)]
+        let reloader = self
+            .reloads
+            .map(|signals| tokio::spawn(reload_keys(self.auth.clone(), signals)));
         tracing::info!(
             addr = %self.addr,
             graphql = %format!("http://{}/graphql", self.addr),
@@ -108,6 +166,10 @@ impl App {
             "sessions listening"
         );
         server::serve(self.listener, self.router, self.limits, shutdown).await;
+        #[cfg(unix)]
+        if let Some(reloader) = reloader {
+            reloader.abort();
+        }
         cleanup.stop().await;
         tracing::info!("sessions stopped");
         Ok(())

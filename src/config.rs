@@ -1,11 +1,14 @@
 //! Command line and environment: one `Config`, filled by clap, with defaults.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 
+use crate::auth::keys::parse_scopes;
+use crate::auth::{Authenticator, KeysFileError, Scope};
 use crate::controller::ControllerOptions;
 use crate::http::{HttpOptions, MAX_BODY_BYTES};
 use crate::model::{LimitPolicy, UserLimit};
@@ -36,6 +39,25 @@ pub enum Command {
     Serve(Box<Config>),
     /// Print the GraphQL schema (SDL) to standard output.
     Schema,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `sessions keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new API key: prints its secret (shown only now) and the line to add to the keys
+    /// file (`--api-keys-file`); send SIGHUP to a running service to load it.
+    New {
+        /// The key's name, as logs and `closedBy` show it (`key:NAME`); no spaces.
+        #[arg(value_parser = parse_key_name)]
+        name: String,
+        /// What it may do: read, write or admin, comma-separated (admin includes write,
+        /// which includes read).
+        #[arg(long, value_parser = parse_scopes)]
+        scopes: Scope,
+    },
 }
 
 /// How the service runs.
@@ -102,6 +124,18 @@ pub struct Config {
     /// EVENTS_LOST (1 to 1000000).
     #[arg(long, env = "SESSIONS_EVENT_BUFFER", default_value = "1024", value_parser = parse_max_connections)]
     pub event_buffer: usize,
+    /// File of API keys, one `NAME SCOPES SHA256HEX` a line (make one with `sessions keys
+    /// new`); turns authentication on. Re-read on SIGHUP.
+    #[arg(long, env = "SESSIONS_API_KEYS_FILE")]
+    pub api_keys_file: Option<PathBuf>,
+    /// Serve an address other than loopback without authentication (no keys file); only
+    /// behind a private network.
+    #[arg(long, env = "SESSIONS_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+    /// With authentication on, let GraphQL introspection (`__schema`, `__type`) run without
+    /// a credential.
+    #[arg(long, env = "SESSIONS_PUBLIC_INTROSPECTION")]
+    pub public_introspection: bool,
     /// Where sessions are kept: memory (lost at exit), sqlite://PATH (one machine; survives
     /// restarts) or postgres://USER:PASSWORD@HOST/DB (shared by several instances).
     // Checked when the store opens, not here: clap would echo the value, password and all.
@@ -161,6 +195,9 @@ impl Config {
             idle_timeout: connections.idle_timeout,
             max_websockets: http.max_websockets,
             event_buffer: crate::events::DEFAULT_CAPACITY,
+            api_keys_file: None,
+            insecure_no_auth: false,
+            public_introspection: false,
             store: StoreUrl::new("memory"),
         }
     }
@@ -182,14 +219,47 @@ impl Config {
         }
     }
 
-    /// The HTTP layer's share of the configuration.
+    /// The HTTP layer's share of the configuration, authentication off (the keys file is
+    /// read by [`Self::authenticator`]).
     pub fn http_options(&self) -> HttpOptions {
         HttpOptions {
             request_timeout: self.request_timeout,
             allow_origins: self.allow_origins.clone(),
             base_path: String::new(),
             max_websockets: self.max_websockets,
+            auth: Authenticator::off(),
+            public_introspection: self.public_introspection,
         }
+    }
+
+    /// Authentication as configured: on with the keys of `--api-keys-file`, else off.
+    ///
+    /// # Errors
+    /// When the keys file cannot be read or has a malformed line (named in the message).
+    pub fn authenticator(&self) -> Result<Authenticator, KeysFileError> {
+        match &self.api_keys_file {
+            Some(path) => Authenticator::from_file(path),
+            None => Ok(Authenticator::off()),
+        }
+    }
+
+    /// Refuse to serve a non-loopback address with authentication off, unless
+    /// `--insecure-no-auth` says so (as Redis's protected mode does).
+    ///
+    /// # Errors
+    /// A message that says how to add keys.
+    pub fn check_exposure(&self) -> Result<(), String> {
+        if self.api_keys_file.is_some() || self.insecure_no_auth || self.listen.ip().is_loopback() {
+            return Ok(());
+        }
+        Err(format!(
+            "refusing to serve {} without authentication: anyone who reaches it could read and \
+             close every session. Make a key with `sessions keys new NAME --scopes admin`, put \
+             the line it prints in a file and pass --api-keys-file FILE (or \
+             SESSIONS_API_KEYS_FILE); or listen on 127.0.0.1; or, only behind a private \
+             network, pass --insecure-no-auth",
+            self.listen
+        ))
     }
 
     /// The server's share of the configuration: the connection cap and the timeouts for slow
@@ -260,6 +330,13 @@ fn parse_max_connections(text: &str) -> Result<usize, String> {
             "must be a whole number from 1 to {MAX_CONNECTIONS}"
         )),
     }
+}
+
+fn parse_key_name(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must be a non-empty name without spaces".into());
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_store(text: &str) -> Result<StoreUrl, std::convert::Infallible> {

@@ -63,6 +63,7 @@
 //! ```
 
 pub mod app;
+pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod clock;

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use sessions::config::{Command, Config};
+use sessions::config::{Command, Config, KeysCommand};
 use sessions::{app, graphql, telemetry};
 
 #[tokio::main]
@@ -9,6 +9,18 @@ async fn main() -> ExitCode {
     let config = match cli.command {
         Some(Command::Schema) => {
             print!("{}", graphql::sdl());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Keys(KeysCommand::New { name, scopes })) => {
+            let (secret, line) = sessions::auth::keys::new_key(&name, scopes);
+            // The secret alone on stdout's first line and the file's line on the second, so
+            // scripts can split them; the advice goes to stderr.
+            println!("{secret}\n{line}");
+            eprintln!(
+                "Keep the secret (first line) where the client can read it: it is shown only now.\n\
+                 Add the second line to the keys file (--api-keys-file), then send SIGHUP to a \
+                 running service (or restart it)."
+            );
             return ExitCode::SUCCESS;
         }
         Some(Command::Serve(config)) => *config,

@@ -86,6 +86,73 @@ pub struct Session {
     /// Why the session was closed; `None` while it is open, and for sessions closed before
     /// reasons were recorded.
     pub close_reason: Option<CloseReason>,
+    /// Who closed it: `system` (expiry, eviction), `key:NAME`, `session:ID` or `anonymous`
+    /// (auth off); `None` while it is open, and for sessions closed before this was recorded.
+    pub closed_by: Option<String>,
+    /// The SHA-256 of the session's token (the token itself is never stored); `None` for
+    /// sessions opened before tokens existed.
+    pub token_hash: Option<TokenHash>,
+}
+
+/// Who closes a session when no caller does: the service itself (expiry, eviction).
+pub const CLOSED_BY_SYSTEM: &str = "system";
+/// Who closes a session when authentication is off.
+pub const CLOSED_BY_ANONYMOUS: &str = "anonymous";
+
+/// The SHA-256 of a secret (a session token): what stores keep and look tokens up by.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    /// The SHA-256 of `secret`, as written (prefix included).
+    pub fn of(secret: &str) -> Self {
+        use sha2::Digest as _;
+        Self(sha2::Sha256::digest(secret.as_bytes()).into())
+    }
+
+    /// The 32 bytes of the hash.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Display for TokenHash {
+    /// 64 lowercase hex digits.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenHash({self})")
+    }
+}
+
+/// The text is not 64 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a SHA-256 hash (expected 64 lowercase hex digits)")]
+pub struct InvalidTokenHash;
+
+impl FromStr for TokenHash {
+    type Err = InvalidTokenHash;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let digits = s.as_bytes();
+        if digits.len() != 64 {
+            return Err(InvalidTokenHash);
+        }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            _ => Err(InvalidTokenHash),
+        };
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        }
+        Ok(Self(bytes))
+    }
 }
 
 /// Why a session was closed.
@@ -204,6 +271,8 @@ impl Session {
             user: new.user,
             data: new.data,
             close_reason: None,
+            closed_by: None,
+            token_hash: None,
         }
     }
 
@@ -211,12 +280,24 @@ impl Session {
     /// cached `user` and `data` dropped. Returns false, changing nothing, when it was already
     /// closed (so the first reason stays).
     pub fn close(&mut self, now: DateTime<Utc>, reason: CloseReason) -> bool {
+        let by = match reason {
+            CloseReason::Logout | CloseReason::Revoked => CLOSED_BY_ANONYMOUS,
+            CloseReason::IdleTimeout | CloseReason::MaxLifetime | CloseReason::Evicted => {
+                CLOSED_BY_SYSTEM
+            }
+        };
+        self.close_by(now, reason, by)
+    }
+
+    /// Like [`Self::close`], recording `by` as who closed it.
+    pub fn close_by(&mut self, now: DateTime<Utc>, reason: CloseReason, by: &str) -> bool {
         if !self.active {
             return false;
         }
         let now = self.latest(now);
         self.active = false;
         self.close_reason = Some(reason);
+        self.closed_by = Some(by.to_owned());
         self.close_time = Some(now);
         self.request_time = now;
         self.user = None;

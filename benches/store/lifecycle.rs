@@ -1,7 +1,8 @@
 //! The cleanup at scale: `close_expired` and the retention purge over a store of 1,000,000
 //! sessions of which 900,000 are closed. Their cost must follow the sessions they act on,
 //! not the closed ones they skip: compare `close_expired_100k_among_900k_closed` with the
-//! plain `close_expired_100k`, and `purge_nothing_due_among_900k_closed` with zero.
+//! plain `close_expired_100k`, and the `nothing_due` runs (a cleanup with nothing to do)
+//! with zero.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use chrono::{TimeDelta, Utc};
 use criterion::{BenchmarkGroup, SamplingMode, measurement::WallTime};
 use sessions::clock::{Clock, ManualClock};
 use sessions::model::{CloseReason, truncate_to_millis};
-use sessions::{ControllerOptions, Session, SessionId, SessionsController};
+use sessions::{ControllerOptions, Paging, Session, SessionFilter, SessionId, SessionsController};
 use tokio::runtime::Runtime;
 
 use crate::backends::{Backend, Fresh};
@@ -53,11 +54,13 @@ impl Scaled {
     /// Add `n` sessions opened now: open, or closed `closed_ago` before now.
     async fn load(&self, n: usize, closed_ago: Option<TimeDelta>) {
         let now = truncate_to_millis(self.clock.now());
+        // A closed session opened and closed at the same moment, `closed_ago` before now.
+        let at = closed_ago.map_or(now, |ago| now - ago);
         let sessions: Vec<Session> = (0..n)
             .map(|i| {
-                let mut session = Session::open(SessionId::random(), new_session(i % 10_000), now);
-                if let Some(ago) = closed_ago {
-                    session.close(now - ago, CloseReason::Logout);
+                let mut session = Session::open(SessionId::random(), new_session(i % 10_000), at);
+                if closed_ago.is_some() {
+                    session.close(at, CloseReason::Logout);
                 }
                 session
             })
@@ -90,6 +93,20 @@ pub fn bench(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, backend: &B
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(1));
+    rt.block_on(scaled.load(1_000, None));
+    group.bench_function("list_20_open_among_900k_closed", |b| {
+        let filter = SessionFilter {
+            active: Some(true),
+            ..SessionFilter::default()
+        };
+        let paging = Paging {
+            skip: None,
+            take: Some(20),
+            total: false,
+        };
+        b.to_async(rt)
+            .iter(|| scaled.controller.list(&filter, paging));
+    });
     group.bench_function("close_expired_100k_among_900k_closed", |b| {
         b.to_async(rt).iter_custom(|iterations| {
             let scaled = &scaled;
@@ -101,6 +118,23 @@ pub fn bench(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, backend: &B
                         scaled.clock.advance(TimeDelta::hours(2));
                     },
                     async || scaled.controller.close_expired().await.expect("closes"),
+                )
+                .await
+            }
+        });
+    });
+    group.bench_function("close_expired_nothing_due_among_900k_closed", |b| {
+        b.to_async(rt).iter_custom(|iterations| {
+            let scaled = &scaled;
+            async move {
+                timed(
+                    iterations,
+                    async || {},
+                    async || {
+                        let closed = scaled.controller.close_expired().await.expect("closes");
+                        assert_eq!(closed, 0, "nothing is due");
+                        closed
+                    },
                 )
                 .await
             }

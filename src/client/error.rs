@@ -33,6 +33,24 @@ pub enum ClientError {
         /// The call's correlation id.
         correlation_id: String,
     },
+    /// The service needs a credential and got none, or a bad one (`UNAUTHENTICATED`, HTTP
+    /// 401): set one with [`super::SessionsClientBuilder::bearer`].
+    #[error(
+        "not authenticated: the service needs a valid API key or session token (correlation id {correlation_id})"
+    )]
+    Unauthenticated {
+        /// The call's correlation id.
+        correlation_id: String,
+    },
+    /// The credential is valid but may not do this (`FORBIDDEN`), e.g. a `read` key opening
+    /// a session.
+    #[error("forbidden: {message} (correlation id {correlation_id})")]
+    Forbidden {
+        /// The service's explanation.
+        message: String,
+        /// The call's correlation id.
+        correlation_id: String,
+    },
     /// Any other error the service reported, with its `extensions.code`.
     #[error("sessions service error {code}: {message} (correlation id {correlation_id})")]
     Server {
@@ -57,6 +75,8 @@ impl ClientError {
         match self {
             Self::NotFound { correlation_id }
             | Self::SessionClosed { correlation_id }
+            | Self::Unauthenticated { correlation_id }
+            | Self::Forbidden { correlation_id, .. }
             | Self::BadInput { correlation_id, .. }
             | Self::Unavailable { correlation_id, .. }
             | Self::Server { correlation_id, .. } => Some(correlation_id),
@@ -82,6 +102,11 @@ impl ClientError {
         match code {
             "NOT_FOUND" => Self::NotFound { correlation_id },
             "SESSION_CLOSED" => Self::SessionClosed { correlation_id },
+            "UNAUTHENTICATED" => Self::Unauthenticated { correlation_id },
+            "FORBIDDEN" => Self::Forbidden {
+                message,
+                correlation_id,
+            },
             "BAD_USER_INPUT" => Self::BadInput {
                 message,
                 correlation_id,

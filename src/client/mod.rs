@@ -71,6 +71,23 @@ impl SessionsClientBuilder {
         self
     }
 
+    /// Authenticate every call with this secret, an API key (`sk_...`) or a session token
+    /// (`st_...`): sent as `Authorization: Bearer <secret>`, and marked sensitive so it is
+    /// never printed.
+    ///
+    /// # Errors
+    /// `ClientError::Config` when the secret cannot be sent in a header.
+    pub fn bearer(mut self, secret: &str) -> Result<Self, ClientError> {
+        let mut value = HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|_| {
+            ClientError::Config {
+                message: "the bearer secret holds characters a header cannot carry".to_owned(),
+            }
+        })?;
+        value.set_sensitive(true);
+        self.headers.insert(reqwest::header::AUTHORIZATION, value);
+        Ok(self)
+    }
+
     /// Build the client.
     ///
     /// # Errors
@@ -438,6 +455,9 @@ macro_rules! session_from_fields {
                             Wire::Other(_) => None,
                         }
                     }),
+                    closed_by: fields.closed_by,
+                    // The service never sends the hash of a token.
+                    token_hash: None,
                 })
             }
         }

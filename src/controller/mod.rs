@@ -10,12 +10,14 @@ use tokio::task::JoinHandle;
 
 mod events;
 
+use crate::auth::secret;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{InputField, SessionError};
 use crate::events::{EventBus, SessionEventKind};
 use crate::model::{
-    Admission, CloseReason, Closed, Cutoffs, NewSession, Page, PageRequest, Session, SessionChange,
-    SessionCounts, SessionFilter, SessionId, UserLimit, truncate_to_millis,
+    Admission, CLOSED_BY_ANONYMOUS, CloseReason, Closed, Cutoffs, NewSession, Page, PageRequest,
+    Session, SessionChange, SessionCounts, SessionFilter, SessionId, TokenHash, UserLimit,
+    truncate_to_millis,
 };
 use crate::store::SessionStore;
 use events::Publisher;
@@ -31,7 +33,7 @@ pub const MAX_TAKE: usize = 1000;
 
 /// Closed sessions deleted per step of the retention purge: small enough that no step holds
 /// a lock or a transaction for long.
-pub const PURGE_BATCH: usize = 1000;
+pub const PURGE_BATCH: usize = 256;
 
 /// Tunable rules of the controller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -178,8 +180,20 @@ impl SessionsController {
     ///
     /// # Errors
     /// `InvalidInput` when a field breaks its limit; `Store` when the store fails.
-    #[tracing::instrument(skip_all, err(Debug), fields(user_id = %new.user_id))]
     pub async fn open(&self, new: NewSession) -> Result<Session, SessionError> {
+        Ok(self.open_with_token(new).await?.0)
+    }
+
+    /// Open a new active session with a fresh session token; returns the session and the
+    /// token, which is shown only now (the store keeps its SHA-256 alone).
+    ///
+    /// # Errors
+    /// `InvalidInput` when a field breaks its limit; `LimitReached`; `Store`.
+    #[tracing::instrument(skip_all, err(Debug), fields(user_id = %new.user_id))]
+    pub async fn open_with_token(
+        &self,
+        new: NewSession,
+    ) -> Result<(Session, String), SessionError> {
         let user_id = new.user_id.trim();
         if user_id.is_empty() {
             return Err(SessionError::invalid(
@@ -203,7 +217,11 @@ impl SessionsController {
             ..new
         };
         let now = self.now();
-        let session = Session::open(SessionId::random(), new, now);
+        let token = secret::new_token();
+        let session = Session {
+            token_hash: Some(TokenHash::of(&token)),
+            ..Session::open(SessionId::random(), new, now)
+        };
         let order = self.events.lock(&session.id).await;
         match self.options.user_limit {
             None => self.store.insert(&session).await?,
@@ -237,7 +255,7 @@ impl SessionsController {
                         }
                         self.events.closed(&evicted, now).await;
                         tracing::info!(session_id = %session.id, "session opened");
-                        return Ok(session);
+                        return Ok((session, token));
                     }
                 }
             }
@@ -246,7 +264,46 @@ impl SessionsController {
             .session(SessionEventKind::Opened, &session, now)
             .await;
         tracing::info!(session_id = %session.id, "session opened");
-        Ok(session)
+        Ok((session, token))
+    }
+
+    /// The open session whose token is `token`, counting this as its activity (a touch,
+    /// so `touch_interval` spares most writes); `None` for an unknown token or the token of
+    /// a closed or expired session (closed now).
+    ///
+    /// # Errors
+    /// `Store` when the store fails.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<Session>, SessionError> {
+        let Some(session) = self.store.get_by_token(&TokenHash::of(token)).await? else {
+            return Ok(None);
+        };
+        if !session.active {
+            return Ok(None);
+        }
+        match self.touch(&session.id).await {
+            Ok(session) => Ok(Some(session)),
+            Err(SessionError::Closed(_) | SessionError::NotFound(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Give an open session a new token; the old one stops working at once. Returns the
+    /// session and the new token, shown only now. Counts as activity.
+    ///
+    /// # Errors
+    /// `NotFound`, `Closed` (an expired session is closed now), `Store`.
+    #[tracing::instrument(skip(self), err(Debug), fields(session_id = %id))]
+    pub async fn rotate_token(&self, id: &SessionId) -> Result<(Session, String), SessionError> {
+        self.update_open(id, SessionChange::Touch).await?;
+        let token = secret::new_token();
+        match self.store.set_token(id, &TokenHash::of(&token)).await? {
+            Some(session) => {
+                tracing::info!(session_id = %id, "session token rotated");
+                Ok((session, token))
+            }
+            // Closed between the two steps.
+            None => Err(SessionError::Closed(*id)),
+        }
     }
 
     /// The session with this id, or `None` when it is unknown.
@@ -372,11 +429,25 @@ impl SessionsController {
     ///
     /// # Errors
     /// `InvalidInput` for another reason; `NotFound` when it is unknown; `Store`.
-    #[tracing::instrument(skip(self), err(Debug), fields(session_id = %id))]
     pub async fn close_for(
         &self,
         id: &SessionId,
         reason: CloseReason,
+    ) -> Result<Session, SessionError> {
+        self.close_by(id, reason, CLOSED_BY_ANONYMOUS).await
+    }
+
+    /// Like [`Self::close_for`], recording `by` as who closed it (`key:NAME`, `session:ID`,
+    /// `anonymous`).
+    ///
+    /// # Errors
+    /// `InvalidInput` for another reason; `NotFound` when it is unknown; `Store`.
+    #[tracing::instrument(skip(self), err(Debug), fields(session_id = %id))]
+    pub async fn close_by(
+        &self,
+        id: &SessionId,
+        reason: CloseReason,
+        by: &str,
     ) -> Result<Session, SessionError> {
         if !matches!(reason, CloseReason::Logout | CloseReason::Revoked) {
             return Err(SessionError::invalid(
@@ -388,7 +459,7 @@ impl SessionsController {
         let now = self.now();
         let session = self
             .store
-            .close(id, now, reason)
+            .close(id, now, reason, by)
             .await?
             .ok_or(SessionError::NotFound(*id))?;
         // Closing sets `close_time` to the later of the last activity and now, so an earlier
@@ -398,7 +469,7 @@ impl SessionsController {
                 .session(SessionEventKind::Closed, &session, now)
                 .await;
         }
-        tracing::info!(session_id = %id, %reason, "session closed");
+        tracing::info!(session_id = %id, %reason, by, "session closed");
         Ok(session)
     }
 
@@ -407,16 +478,35 @@ impl SessionsController {
     ///
     /// # Errors
     /// `InvalidInput` for a user id over the length limit or holding U+0000; `Store`.
-    #[tracing::instrument(skip(self), err(Debug))]
     pub async fn close_user_sessions(
         &self,
         user_id: &str,
         except: Option<SessionId>,
     ) -> Result<u64, SessionError> {
+        self.close_user_sessions_by(user_id, except, CLOSED_BY_ANONYMOUS)
+            .await
+    }
+
+    /// Like [`Self::close_user_sessions`], recording `by` as who closed them.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a user id over the length limit or holding U+0000; `Store`.
+    #[tracing::instrument(skip(self), err(Debug))]
+    pub async fn close_user_sessions_by(
+        &self,
+        user_id: &str,
+        except: Option<SessionId>,
+        by: &str,
+    ) -> Result<u64, SessionError> {
         check_text(InputField::UserId, Some(user_id), MAX_USER_ID_CHARS)?;
         let now = self.now();
-        let closed = self.store.close_user(user_id, except, now).await?;
-        tracing::info!(user_id, closed = closed.len(), "user's sessions revoked");
+        let closed = self.store.close_user(user_id, except, now, by).await?;
+        tracing::info!(
+            user_id,
+            closed = closed.len(),
+            by,
+            "user's sessions revoked"
+        );
         self.events.closed(&closed, now).await;
         Ok(closed.len() as u64)
     }

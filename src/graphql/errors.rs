@@ -19,6 +19,11 @@ pub mod code {
     pub const SESSION_LIMIT_REACHED: &str = "SESSION_LIMIT_REACHED";
     /// The session store cannot be reached; retry later.
     pub const STORE_UNAVAILABLE: &str = "STORE_UNAVAILABLE";
+    /// No valid credential (authentication on): HTTP 401, `WWW-Authenticate: Bearer`, and
+    /// nothing ran.
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// The credential is valid but may not do this (that field only; the others ran).
+    pub const FORBIDDEN: &str = "FORBIDDEN";
     /// Something failed inside the service; details are in its log.
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
     /// The document is not valid GraphQL syntax.

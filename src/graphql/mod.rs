@@ -1,5 +1,6 @@
 //! The GraphQL API: schema, root types, scalars and error codes.
 
+pub mod access;
 pub mod errors;
 pub mod fragments;
 pub mod mutation;

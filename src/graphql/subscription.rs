@@ -139,6 +139,6 @@ impl SessionEventObject {
             .get(&self.event.session_id)
             .await
             .map_err(|e| e.extend())?;
-        Ok(session.map(SessionObject))
+        Ok(session.map(SessionObject::from))
     }
 }

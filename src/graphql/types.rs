@@ -9,76 +9,108 @@ use crate::controller::{Paging, SessionsController};
 use crate::error::{InputField, SessionError};
 use crate::model::{CloseReason, NewSession, Page, Session, SessionFilter};
 
-/// The GraphQL view of a [`Session`].
-pub struct SessionObject(pub Session);
+/// The GraphQL view of a [`Session`], with its token when it was just made.
+pub struct SessionObject {
+    session: Session,
+    token: Option<String>,
+}
+
+impl From<Session> for SessionObject {
+    fn from(session: Session) -> Self {
+        Self {
+            session,
+            token: None,
+        }
+    }
+}
+
+impl SessionObject {
+    /// A session with the token just made for it (openSession, rotateSessionToken).
+    pub fn with_token((session, token): (Session, String)) -> Self {
+        Self {
+            session,
+            token: Some(token),
+        }
+    }
+}
 
 /// A user session: who opened it, when, from where, and the JSON cached with it.
 #[Object(name = "Session")]
 impl SessionObject {
     /// Unique id: 32 lowercase hex digits.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.session.id.to_string())
     }
 
     /// The user the session belongs to.
     async fn user_id(&self) -> &str {
-        &self.0.user_id
+        &self.session.user_id
     }
 
     /// The user's display name, if one was given at open.
     async fn user_name(&self) -> Option<&str> {
-        self.0.user_name.as_deref()
+        self.session.user_name.as_deref()
     }
 
     /// True until the session is closed, explicitly or by expiry.
     async fn active(&self) -> bool {
-        self.0.active
+        self.session.active
     }
 
     /// When the session was opened.
     async fn open_time(&self) -> Timestamp {
-        Timestamp(self.0.open_time)
+        Timestamp(self.session.open_time)
     }
 
     /// Last activity: open, storeSessionData, updateSessionUser, touchSession or close.
     async fn request_time(&self) -> Timestamp {
-        Timestamp(self.0.request_time)
+        Timestamp(self.session.request_time)
     }
 
     /// When the session was closed; null while it is open.
     async fn close_time(&self) -> Option<Timestamp> {
-        self.0.close_time.map(Timestamp)
+        self.session.close_time.map(Timestamp)
     }
 
     /// Network address of the client, as reported at open.
     async fn address(&self) -> Option<&str> {
-        self.0.address.as_deref()
+        self.session.address.as_deref()
     }
 
     /// Client description (application, browser, device), as reported at open.
     async fn client(&self) -> Option<&str> {
-        self.0.client.as_deref()
+        self.session.client.as_deref()
     }
 
     /// Cached user object; null after close.
     async fn user(&self) -> Option<Json<&Value>> {
-        self.0.user.as_ref().map(Json)
+        self.session.user.as_ref().map(Json)
     }
 
     /// Per-session data; null after close.
     async fn data(&self) -> Option<Json<&Value>> {
-        self.0.data.as_ref().map(Json)
+        self.session.data.as_ref().map(Json)
     }
 
     /// Why the session was closed; null while it is open, and for sessions closed before close reasons were recorded.
     async fn close_reason(&self) -> Option<CloseReasonValue> {
-        self.0.close_reason.map(CloseReasonValue::from)
+        self.session.close_reason.map(CloseReasonValue::from)
+    }
+
+    /// Who closed it: `system` (expiry, eviction), `key:NAME` (an API key), `session:ID` (a session token) or `anonymous` (authentication off); null while it is open.
+    async fn closed_by(&self) -> Option<&str> {
+        self.session.closed_by.as_deref()
+    }
+
+    /// The session's secret token (`st_...`), for its user's own client: send it as `Authorization: Bearer <token>`. Returned once, by openSession and rotateSessionToken; null everywhere else.
+    async fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     /// When the session expires unless it is active again: the earlier of requestTime plus the idle (expire) timeout and openTime plus the maximum lifetime. Null once closed.
     async fn expires_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Timestamp>> {
         let controller = ctx.data::<SessionsController>()?;
-        Ok(controller.expires_at(&self.0).map(Timestamp))
+        Ok(controller.expires_at(&self.session).map(Timestamp))
     }
 }
 
@@ -136,7 +168,7 @@ impl From<Page<Session>> for SessionPageObject {
     fn from(page: Page<Session>) -> Self {
         Self {
             total: page.total.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
-            data: page.data.into_iter().map(SessionObject).collect(),
+            data: page.data.into_iter().map(SessionObject::from).collect(),
         }
     }
 }

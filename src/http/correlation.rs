@@ -73,5 +73,7 @@ pub fn span<B>(request: &axum::http::Request<B>) -> Span {
         method = %request.method(),
         path = %request.uri().path(),
         correlation_id = %id,
+        // Filled in by `auth::authenticate`: `key:NAME`, `session:ID`, `anonymous`.
+        actor = tracing::field::Empty,
     )
 }

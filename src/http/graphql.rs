@@ -8,6 +8,7 @@
 //! | POST without a JSON content type (none at all included: CSRF) | 415 `BAD_REQUEST` |
 //! | JSON body nesting deeper than 64 levels | 400 `BAD_USER_INPUT` |
 //! | mutation over GET | 405 `METHOD_NOT_ALLOWED`, with `Allow: POST` |
+//! | authentication on, no valid credential (see [`super::auth`]) | 401 `UNAUTHENTICATED`, with `WWW-Authenticate: Bearer` |
 //! | document fails to parse or validate | 400 when the client accepts `application/graphql-response+json`, else 200 (`application/json`), as the spec says |
 //! | anything else | 200, with `errors` for failed fields |
 
@@ -25,6 +26,7 @@ use super::AppState;
 use super::body::{self, BodyError};
 use super::correlation::CorrelationId;
 use super::errors::error_response;
+use crate::auth::Actor;
 use crate::graphql::errors::code;
 use crate::graphql::phases::ReadOnly;
 use crate::nesting;
@@ -35,6 +37,7 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 pub async fn get(
     State(state): State<AppState>,
     Extension(id): Extension<CorrelationId>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     params: Result<Query<Params<String>>, QueryRejection>,
 ) -> Response {
@@ -61,13 +64,14 @@ pub async fn get(
     let read_only = ReadOnly {
         operation_name: request.operation_name.clone(),
     };
-    execute(&state, request.data(read_only), id, &headers).await
+    execute(&state, request.data(read_only), actor, id, &headers).await
 }
 
 /// `POST /graphql` with a JSON body `{"query", "variables"?, "operationName"?}`.
 pub async fn post(
     State(state): State<AppState>,
     Extension(id): Extension<CorrelationId>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -108,7 +112,7 @@ pub async fn post(
         .map_err(|error| error.to_string())
         .and_then(Params::into_request);
     match request {
-        Ok(request) => execute(&state, request, id, &headers).await,
+        Ok(request) => execute(&state, request, actor, id, &headers).await,
         Err(error) => {
             let message =
                 format!("the body is not a GraphQL request ({{\"query\": \"…\"}}): {error}");
@@ -172,10 +176,24 @@ impl VariablesSource for String {
 async fn execute(
     state: &AppState,
     request: async_graphql::Request,
+    actor: Actor,
     id: CorrelationId,
     headers: &HeaderMap,
 ) -> Response {
+    let unauthenticated = actor == Actor::Unauthenticated;
+    let request = request.data(actor);
     let mut response = state.schema.execute(request.data(id.clone())).await;
+    // Without a credential only introspection runs (`--public-introspection`): any root
+    // field refused (or refused input) makes the whole request a 401; every root field
+    // refuses before it does anything, so nothing ran.
+    if unauthenticated
+        && response
+            .errors
+            .iter()
+            .any(|e| !e.path.is_empty() || has_code(e, code::UNAUTHENTICATED))
+    {
+        return super::auth::unauthenticated(false, false, &id);
+    }
     for error in &mut response.errors {
         label(error, &id);
     }
@@ -206,15 +224,16 @@ fn label(error: &mut ServerError, id: &CorrelationId) {
     extensions.set("correlationId", id.as_str());
 }
 
+fn has_code(error: &ServerError, wanted: &str) -> bool {
+    error
+        .extensions
+        .as_ref()
+        .and_then(|ext| ext.get("code"))
+        .is_some_and(|code| *code == async_graphql::Value::from(wanted))
+}
+
 fn status_for(errors: &[ServerError], modern: bool) -> StatusCode {
-    let has = |wanted: &str| {
-        errors.iter().any(|e| {
-            e.extensions
-                .as_ref()
-                .and_then(|ext| ext.get("code"))
-                .is_some_and(|code| *code == async_graphql::Value::from(wanted))
-        })
-    };
+    let has = |wanted: &str| errors.iter().any(|e| has_code(e, wanted));
     if has(code::METHOD_NOT_ALLOWED) {
         StatusCode::METHOD_NOT_ALLOWED
     } else if modern && (has(code::GRAPHQL_PARSE_FAILED) || has(code::GRAPHQL_VALIDATION_FAILED)) {

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, middleware and limits around the GraphQL schema.
 
+pub mod auth;
 pub mod body;
 pub mod correlation;
 pub mod errors;
@@ -20,6 +21,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Authenticator;
 use crate::controller::SessionsController;
 use crate::graphql::AppSchema;
 
@@ -39,6 +41,10 @@ pub struct AppState {
     pub playground: Bytes,
     /// The WebSocket connections open now, and their cap.
     pub sockets: ws::Sockets,
+    /// Who requests run as; off unless keys are configured.
+    pub auth: Authenticator,
+    /// Whether introspection runs without a credential when authentication is on.
+    pub public_introspection: bool,
 }
 
 /// How the HTTP layer behaves, beyond the routes.
@@ -53,6 +59,11 @@ pub struct HttpOptions {
     pub base_path: String,
     /// Most WebSocket (subscription) connections open at once; more are refused with 503.
     pub max_websockets: usize,
+    /// Who requests run as: API keys and session tokens, or everything open (the default).
+    pub auth: Authenticator,
+    /// With authentication on, let introspection (`__schema`, `__type`) run without a
+    /// credential.
+    pub public_introspection: bool,
 }
 
 impl Default for HttpOptions {
@@ -62,6 +73,8 @@ impl Default for HttpOptions {
             allow_origins: Vec::new(),
             base_path: String::new(),
             max_websockets: ws::DEFAULT_MAX_WEBSOCKETS,
+            auth: Authenticator::off(),
+            public_introspection: false,
         }
     }
 }
@@ -74,18 +87,28 @@ pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpO
         schema,
         controller,
         started: Instant::now(),
-        playground: Bytes::from(playground::page(&format!(
-            "{}/graphql",
-            options.base_path.trim_end_matches('/')
-        ))),
+        playground: Bytes::from(playground::page(
+            &format!("{}/graphql", options.base_path.trim_end_matches('/')),
+            options.auth.is_on(),
+        )),
         sockets: ws::Sockets::new(options.max_websockets),
+        auth: options.auth.clone(),
+        public_introspection: options.public_introspection,
     };
-    let routes = Router::new()
+    // The API routes, behind authentication; the rest below are public. The WebSocket
+    // upgrade shares GET /graphql, so it passes the same check.
+    let api = Router::new()
         .route("/graphql", get(ws::get).post(graphql::post))
+        .merge(crate::rest::routes())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    let routes = Router::new()
+        .merge(api)
         .route("/", get(playground::serve))
         .route("/heartbeat", get(status::heartbeat))
         .route("/status", get(status::status))
-        .merge(crate::rest::routes())
         .with_state(state);
     // Layers wrap what comes before them, so the last is outermost: the correlation id exists before the span is made and before any
     // error body is written; the error mapper sits outside the limits it reports on.

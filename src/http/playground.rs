@@ -61,8 +61,9 @@ pub fn example_variables(source: &str) -> &str {
         .map_or("{}", str::trim)
 }
 
-/// The GraphiQL page, pointed at `endpoint`, with one tab per example.
-pub fn page(endpoint: &str) -> String {
+/// The GraphiQL page, pointed at `endpoint`, with one tab per example; with `auth_on`, its
+/// headers editor opens with an `Authorization` header to fill in.
+pub fn page(endpoint: &str, auth_on: bool) -> String {
     let tabs: Vec<_> = EXAMPLES
         .iter()
         .map(|(_, source)| json!({ "query": source, "variables": example_variables(source) }))
@@ -82,6 +83,7 @@ pub fn page(endpoint: &str) -> String {
         .replace("__TABS__", &tabs)
         .replace("__ENDPOINT__", &endpoint)
         .replace("__EXAMPLE_LIST__", &list)
+        .replace("__AUTH_ON__", if auth_on { "true" } else { "false" })
 }
 
 /// `GET /`: the GraphiQL page rendered at startup.

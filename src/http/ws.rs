@@ -38,6 +38,7 @@ use super::AppState;
 use super::correlation::CorrelationId;
 use super::errors::error_response;
 use super::graphql::Params;
+use crate::auth::Actor;
 use crate::graphql::AppSchema;
 use crate::graphql::errors::code;
 
@@ -72,6 +73,7 @@ impl Sockets {
 pub async fn get(
     State(state): State<AppState>,
     Extension(id): Extension<CorrelationId>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     params: Result<Query<Params<String>>, QueryRejection>,
@@ -79,7 +81,16 @@ pub async fn get(
     match upgrade {
         Ok(upgrade) => accept(upgrade, &headers, &state, &id),
         // Not an upgrade request: GraphQL over HTTP.
-        Err(_) => super::graphql::get(State(state), Extension(id), headers, params).await,
+        Err(_) => {
+            super::graphql::get(
+                State(state),
+                Extension(id),
+                Extension(actor),
+                headers,
+                params,
+            )
+            .await
+        }
     }
 }
 

@@ -63,6 +63,9 @@ fn kind_and_category(status: StatusCode) -> (&'static str, &'static str) {
     match status {
         StatusCode::NOT_FOUND => ("NotFoundException", "NotFound"),
         StatusCode::CONFLICT => ("ConflictException", "Conflict"),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            ("UnauthorizedException", "Unauthorized")
+        }
         StatusCode::SERVICE_UNAVAILABLE => ("ConnectionException", "NoResponse"),
         StatusCode::METHOD_NOT_ALLOWED | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ("UnsupportedException", "Unsupported")

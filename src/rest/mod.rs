@@ -15,12 +15,13 @@ use axum::routing::post;
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
+use crate::auth::{Actor, Operation, policy};
 use crate::controller::SessionsController;
 use crate::error::SessionError;
 use crate::http::AppState;
 use crate::http::body::{self, BodyError};
 use crate::http::correlation::CorrelationId;
-use crate::model::Session;
+use crate::model::{CloseReason, Session};
 use crate::nesting;
 use errors::{ErrorDescription, session_error};
 use wire::{PageV1, SessionV1};
@@ -66,6 +67,44 @@ impl Command {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
     }
+
+    /// The operation of the permission table this command runs.
+    pub fn operation(self) -> Operation {
+        match self {
+            Self::GetSessions => Operation::Sessions,
+            Self::GetSessionById => Operation::Session,
+            Self::OpenSession => Operation::OpenSession,
+            Self::StoreSessionData => Operation::StoreSessionData,
+            Self::UpdateSessionUser => Operation::UpdateSessionUser,
+            Self::CloseSession => Operation::CloseSession,
+            Self::CloseExpiredSessions => Operation::CloseExpiredSessions,
+            Self::DeleteSessionById => Operation::DeleteSession,
+        }
+    }
+}
+
+/// The refusal of `command` to `actor`, or `None` when it may run. REST v1 is service to
+/// service: only API keys (or anyone, with authentication off); a session token is refused
+/// as if absent (401).
+fn refusal(actor: &Actor, command: Command, id: &CorrelationId) -> Option<Response> {
+    match actor {
+        Actor::Anonymous { .. } => None,
+        Actor::Unauthenticated | Actor::Session { .. } => {
+            Some(crate::http::auth::unauthenticated(true, true, id))
+        }
+        Actor::Key { .. } => match policy::check(actor, command.operation()) {
+            Ok(_) => None,
+            Err(denied) => Some(
+                ErrorDescription::new(
+                    StatusCode::FORBIDDEN,
+                    "FORBIDDEN",
+                    format!("{denied}: the key's scope does not allow this command"),
+                    id,
+                )
+                .into_response(),
+            ),
+        },
+    }
 }
 
 /// The v1 routes.
@@ -77,6 +116,7 @@ pub fn routes() -> Router<AppState> {
 async fn command(
     State(state): State<AppState>,
     Extension(id): Extension<CorrelationId>,
+    Extension(actor): Extension<Actor>,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: axum::body::Body,
@@ -99,13 +139,17 @@ async fn command(
         return ErrorDescription::new(StatusCode::NOT_FOUND, "UNKNOWN_COMMAND", message, &id)
             .into_response();
     };
+    if let Some(refused) = refusal(&actor, command, &id) {
+        body::discard(body).await;
+        return refused;
+    }
     let params = match read_params(body).await {
         Ok(params) => params,
         Err((status, code, message)) => {
             return ErrorDescription::new(status, code, message, &id).into_response();
         }
     };
-    match run(&state.controller, command, &params).await {
+    match run(&state.controller, command, &params, &actor.label()).await {
         Ok(response) => response,
         Err(error) => session_error(&error, &id),
     }
@@ -139,6 +183,7 @@ async fn run(
     controller: &SessionsController,
     command: Command,
     params: &wire::Body,
+    by: &str,
 ) -> Result<Response, SessionError> {
     let session = |s: &Session| Json(SessionV1::full(s, controller.expires_at(s))).into_response();
     let maybe_session = |s: Option<Session>| match s {
@@ -160,7 +205,11 @@ async fn run(
             .into_response()
         }
         Command::GetSessionById => maybe_session(controller.get(&params.session_id()?).await?),
-        Command::OpenSession => session(&controller.open(params.new_session()?).await?),
+        Command::OpenSession => {
+            let (opened, token) = controller.open_with_token(params.new_session()?).await?;
+            let answer = SessionV1::full(&opened, controller.expires_at(&opened));
+            Json(answer.with_token(&token)).into_response()
+        }
         Command::StoreSessionData => {
             let id = params.session_id()?;
             session(&controller.store_data(&id, params.json("data")).await?)
@@ -169,7 +218,10 @@ async fn run(
             let id = params.session_id()?;
             session(&controller.update_user(&id, params.json("user")).await?)
         }
-        Command::CloseSession => session(&controller.close(&params.session_id()?).await?),
+        Command::CloseSession => {
+            let id = params.session_id()?;
+            session(&controller.close_by(&id, CloseReason::Logout, by).await?)
+        }
         Command::CloseExpiredSessions => {
             Json(json!({ "closed": controller.close_expired().await? })).into_response()
         }

@@ -24,6 +24,8 @@ pub struct SessionV1<'a> {
     client: Option<&'a str>,
     /// Why it closed (`LOGOUT`, `IDLE_TIMEOUT`, …); `null` while open or not recorded.
     close_reason: Option<&'static str>,
+    /// Who closed it (`system`, `key:NAME`, `session:ID`, `anonymous`); `null` while open.
+    closed_by: Option<&'a str>,
     /// When it expires unless active again; `null` once closed.
     expires_at: Option<String>,
     /// Left out of listings, as the original does; `null` when empty otherwise.
@@ -32,6 +34,9 @@ pub struct SessionV1<'a> {
     /// Left out of listings, as the original does; `null` when empty otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<Option<&'a Value>>,
+    /// The session token, in the answer of `open_session` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
 }
 
 impl<'a> SessionV1<'a> {
@@ -58,9 +63,19 @@ impl<'a> SessionV1<'a> {
             address: session.address.as_deref(),
             client: session.client.as_deref(),
             close_reason: session.close_reason.map(CloseReason::as_str),
+            closed_by: session.closed_by.as_deref(),
             expires_at: expires_at.map(format_time),
             user: None,
             data: None,
+            token: None,
+        }
+    }
+
+    /// The same answer carrying the session's token (`open_session`).
+    pub fn with_token(self, token: &'a str) -> Self {
+        Self {
+            token: Some(token),
+            ..self
         }
     }
 }

@@ -12,11 +12,13 @@ use chrono::{DateTime, Utc};
 use super::{SessionStore, StoreError};
 use crate::model::{
     Admission, CloseReason, Closed, Cutoffs, LimitPolicy, Page, PageRequest, Session,
-    SessionChange, SessionCounts, SessionFilter, SessionId, SortKey, UserLimit,
+    SessionChange, SessionCounts, SessionFilter, SessionId, SortKey, TokenHash, UserLimit,
 };
 
-/// Most sessions closed or deleted under one hold of the write lock by the bulk operations.
-const BATCH: usize = 1024;
+/// Most sessions closed under one hold of the write lock by `close_expired`: each close
+/// updates six ordered indexes (a few microseconds at a million sessions), so a batch holds
+/// the lock for a millisecond or so, and readers get in between batches.
+const BATCH: usize = 256;
 
 /// A time and an id, ordered oldest first: the key of the expiry and retention indexes.
 type TimeKey = (DateTime<Utc>, SessionId);
@@ -48,12 +50,15 @@ struct Indexes {
     order: BTreeSet<SortKey>,
     /// Each user's sessions, in listing order.
     by_user: HashMap<String, BTreeSet<SortKey>>,
-    /// Open sessions by last activity: the idle-expiry scan.
-    open_by_activity: BTreeSet<TimeKey>,
+    /// Open sessions in listing order (most recent activity first): listings of open
+    /// sessions, and, read from the end, the idle-expiry scan.
+    open_by_activity: BTreeSet<SortKey>,
     /// Open sessions by open time: the max-lifetime scan.
     open_by_age: BTreeSet<TimeKey>,
     /// Closed sessions by close time: the retention purge.
     closed_by_time: BTreeSet<TimeKey>,
+    /// Sessions by the hash of their token.
+    by_token: HashMap<TokenHash, SessionId>,
     /// How many sessions are open.
     active: u64,
 }
@@ -62,6 +67,9 @@ impl Indexes {
     fn add(&mut self, s: &Session) {
         let key = s.sort_key();
         self.order.insert(key);
+        if let Some(hash) = s.token_hash {
+            self.by_token.insert(hash, s.id);
+        }
         match self.by_user.get_mut(&s.user_id) {
             Some(keys) => {
                 keys.insert(key);
@@ -72,7 +80,7 @@ impl Indexes {
             }
         }
         if s.active {
-            self.open_by_activity.insert((s.request_time, s.id));
+            self.open_by_activity.insert(key);
             self.open_by_age.insert((s.open_time, s.id));
             self.active += 1;
         } else if let Some(closed) = s.close_time {
@@ -84,11 +92,14 @@ impl Indexes {
     fn remove(&mut self, s: &Session) {
         let key = s.sort_key();
         self.order.remove(&key);
+        if let Some(hash) = &s.token_hash {
+            self.by_token.remove(hash);
+        }
         if let Some(keys) = self.by_user.get_mut(&s.user_id) {
             keys.remove(&key);
         }
         if s.active {
-            self.open_by_activity.remove(&(s.request_time, s.id));
+            self.open_by_activity.remove(&key);
             self.open_by_age.remove(&(s.open_time, s.id));
             self.active -= 1;
         } else if let Some(closed) = s.close_time {
@@ -135,6 +146,17 @@ impl Inner {
         self.modify(id, |s| s.close(now, reason)).unwrap_or(false)
     }
 
+    fn close_by(
+        &mut self,
+        id: &SessionId,
+        now: DateTime<Utc>,
+        reason: CloseReason,
+        by: &str,
+    ) -> bool {
+        self.modify(id, |s| s.close_by(now, reason, by))
+            .unwrap_or(false)
+    }
+
     fn insert(&mut self, session: &Session) -> Result<(), StoreError> {
         if self.sessions.contains_key(&session.id) {
             return Err(StoreError::Duplicate(session.id));
@@ -157,10 +179,12 @@ impl Inner {
 
     /// Up to [`BATCH`] open sessions expired at `cutoffs`, with their reasons.
     fn expired_batch(&self, cutoffs: Cutoffs) -> Vec<(SessionId, CloseReason)> {
-        let idle = self
-            .indexes
-            .open_by_activity
-            .range(..(cutoffs.idle, SessionId::MIN));
+        // Keys sort newest first, so the idle ones (activity before the cutoff) are the tail.
+        let idle_tail = (
+            Bound::Excluded((Reverse(cutoffs.idle), SessionId::MAX)),
+            Bound::Unbounded,
+        );
+        let idle = self.indexes.open_by_activity.range(idle_tail).rev();
         let old = cutoffs
             .lifetime
             .map(|cutoff| self.indexes.open_by_age.range(..(cutoff, SessionId::MIN)));
@@ -191,12 +215,14 @@ impl Inner {
         &'a self,
         filter: &SessionFilter,
     ) -> Box<dyn Iterator<Item = &'a SortKey> + 'a> {
-        let index = match &filter.user_id {
-            Some(user) => match self.indexes.by_user.get(user) {
+        let index = match (&filter.user_id, filter.active) {
+            (Some(user), _) => match self.indexes.by_user.get(user) {
                 Some(keys) => keys,
                 None => return Box::new(std::iter::empty()),
             },
-            None => &self.indexes.order,
+            // Open sessions only: never walks the closed ones, however many there are.
+            (None, Some(true)) => &self.indexes.open_by_activity,
+            (None, _) => &self.indexes.order,
         };
         // Keys sort newest first, so `to_time` (exclusive) bounds the start of the range and
         // `from_time` (inclusive) its end; `SessionId::MAX` places a bound after every id.
@@ -334,9 +360,10 @@ impl SessionStore for MemoryStore {
         id: &SessionId,
         now: DateTime<Utc>,
         reason: CloseReason,
+        by: &str,
     ) -> Result<Option<Session>, StoreError> {
         Ok(self.write().modify(id, |s| {
-            s.close(now, reason);
+            s.close_by(now, reason, by);
             s.clone()
         }))
     }
@@ -390,12 +417,13 @@ impl SessionStore for MemoryStore {
         user_id: &str,
         except: Option<SessionId>,
         now: DateTime<Utc>,
+        by: &str,
     ) -> Result<Vec<Closed>, StoreError> {
         // One hold of the write lock: an open of this user happens wholly before or after.
         let mut inner = self.write();
         let mut closed = Vec::new();
         for id in inner.open_of(user_id) {
-            if Some(id) != except && inner.close(&id, now, CloseReason::Revoked) {
+            if Some(id) != except && inner.close_by(&id, now, CloseReason::Revoked, by) {
                 let (user_id, reason) = (user_id.to_owned(), CloseReason::Revoked);
                 closed.push(Closed {
                     id,
@@ -405,6 +433,27 @@ impl SessionStore for MemoryStore {
             }
         }
         Ok(closed)
+    }
+
+    async fn get_by_token(&self, hash: &TokenHash) -> Result<Option<Session>, StoreError> {
+        let inner = self.read();
+        let id = inner.indexes.by_token.get(hash);
+        Ok(id.and_then(|id| inner.sessions.get(id)).cloned())
+    }
+
+    async fn set_token(
+        &self,
+        id: &SessionId,
+        hash: &TokenHash,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut inner = self.write();
+        if !inner.sessions.get(id).is_some_and(|s| s.active) {
+            return Ok(None);
+        }
+        Ok(inner.modify(id, |s| {
+            s.token_hash = Some(*hash);
+            s.clone()
+        }))
     }
 
     async fn purge_closed(
@@ -497,7 +546,7 @@ mod tests {
         let active = inner.sessions.values().filter(|s| s.active).count() as u64;
         assert_eq!(inner.indexes.active, active);
         let open = || inner.sessions.values().filter(|s| s.active);
-        let by_activity: BTreeSet<TimeKey> = open().map(|s| (s.request_time, s.id)).collect();
+        let by_activity: BTreeSet<SortKey> = open().map(Session::sort_key).collect();
         let by_age: BTreeSet<TimeKey> = open().map(|s| (s.open_time, s.id)).collect();
         let closed: BTreeSet<TimeKey> = inner
             .sessions
@@ -528,7 +577,7 @@ mod tests {
             assert_indexes_match(&store);
         }
         store
-            .close(&sessions[0].id, at(200), CloseReason::Logout)
+            .close(&sessions[0].id, at(200), CloseReason::Logout, "anonymous")
             .await
             .expect("closes");
         assert_indexes_match(&store);
@@ -572,7 +621,7 @@ mod tests {
             let s = session(&format!("user{}", n % 10), n);
             store.insert(&s).await.expect("inserts");
             store
-                .close(&s.id, at(n), CloseReason::Logout)
+                .close(&s.id, at(n), CloseReason::Logout, "anonymous")
                 .await
                 .expect("closes");
             old_closed.push(s.id);
@@ -661,7 +710,7 @@ mod tests {
             // Old sessions closed long ago sit among the expired ones and must be skipped.
             if n % 3 == 0 {
                 store
-                    .close(&s.id, at(n as i64), CloseReason::Logout)
+                    .close(&s.id, at(n as i64), CloseReason::Logout, "anonymous")
                     .await
                     .expect("closes");
             }

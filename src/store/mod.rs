@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{
     Admission, CloseReason, Closed, Cutoffs, Page, PageRequest, Session, SessionChange,
-    SessionCounts, SessionFilter, SessionId, UserLimit,
+    SessionCounts, SessionFilter, SessionId, TokenHash, UserLimit,
 };
 
 /// A backend that keeps sessions.
@@ -68,13 +68,15 @@ pub trait SessionStore: Send + Sync + 'static {
         cutoffs: Cutoffs,
     ) -> Result<Option<Session>, StoreError>;
 
-    /// Close the session at `now` for `reason` (see [`Session::close`]) unless it already is
+    /// Close the session at `now` for `reason`, recording `by` as who closed it (see
+    /// [`Session::close_by`]) unless it already is
     /// closed. Returns the session as it now stands, or `None` when it is unknown.
     async fn close(
         &self,
         id: &SessionId,
         now: DateTime<Utc>,
         reason: CloseReason,
+        by: &str,
     ) -> Result<Option<Session>, StoreError>;
 
     /// Close the session at `now` only if it is open and expired at `cutoffs`, with its reason
@@ -95,14 +97,26 @@ pub trait SessionStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<Closed>, StoreError>;
 
-    /// Close, at `now` and as `REVOKED`, every open session of `user_id` but `except`, in one
-    /// atomic step. Returns the sessions it closed.
+    /// Close, at `now` and as `REVOKED` by `by`, every open session of `user_id` but `except`,
+    /// in one atomic step. Returns the sessions it closed.
     async fn close_user(
         &self,
         user_id: &str,
         except: Option<SessionId>,
         now: DateTime<Utc>,
+        by: &str,
     ) -> Result<Vec<Closed>, StoreError>;
+
+    /// The session whose token has this hash, if any (open or closed).
+    async fn get_by_token(&self, hash: &TokenHash) -> Result<Option<Session>, StoreError>;
+
+    /// Replace an open session's token hash. Returns the updated session, or `None` when it
+    /// is unknown or closed.
+    async fn set_token(
+        &self,
+        id: &SessionId,
+        hash: &TokenHash,
+    ) -> Result<Option<Session>, StoreError>;
 
     /// Delete up to `max` closed sessions whose `close_time` is before `closed_before`, oldest
     /// first, in one short step. Returns how many were deleted; fewer than `max` means none

@@ -21,8 +21,8 @@ use sqlx::{ConnectOptions, Connection, Encode, Postgres, Row, Type};
 use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
 use super::{SessionStore, StoreError};
 use crate::model::{
-    Admission, CloseReason, Closed, Cutoffs, Page, PageRequest, Session, SessionChange,
-    SessionCounts, SessionFilter, SessionId, UserLimit,
+    Admission, CLOSED_BY_SYSTEM, CloseReason, Closed, Cutoffs, Page, PageRequest, Session,
+    SessionChange, SessionCounts, SessionFilter, SessionId, TokenHash, UserLimit,
 };
 
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new("GREATEST"));
@@ -129,6 +129,8 @@ fn session(row: &PgRow) -> Result<Session, sqlx::Error> {
         user: json("user")?,
         data: json("data")?,
         close_reason: sql::close_reason(row.try_get("close_reason")?)?,
+        closed_by: row.try_get("closed_by")?,
+        token_hash: sql::token_hash(row.try_get("token_hash")?)?,
     })
 }
 
@@ -156,6 +158,8 @@ fn insert_row(session: &Session) -> PgQuery<'_> {
         .bind(session.user.as_ref().map(JsonText))
         .bind(session.data.as_ref().map(JsonText))
         .bind(session.close_reason.map(CloseReason::as_str))
+        .bind(&session.closed_by)
+        .bind(session.token_hash.map(|hash| hash.to_string()))
 }
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
@@ -254,6 +258,7 @@ impl SessionStore for PostgresStore {
                 .bind(&id)
                 .bind(now)
                 .bind(CloseReason::Evicted.as_str())
+                .bind(CLOSED_BY_SYSTEM)
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
@@ -342,11 +347,13 @@ impl SessionStore for PostgresStore {
         id: &SessionId,
         now: DateTime<Utc>,
         reason: CloseReason,
+        by: &str,
     ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(&SQL.close)
             .bind(id.to_string())
             .bind(bound(now))
             .bind(reason.as_str())
+            .bind(by)
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
@@ -408,6 +415,7 @@ impl SessionStore for PostgresStore {
         user_id: &str,
         except: Option<SessionId>,
         now: DateTime<Utc>,
+        by: &str,
     ) -> Result<Vec<Closed>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         sqlx::query(LOCK_USER)
@@ -419,11 +427,35 @@ impl SessionStore for PostgresStore {
             .bind(user_id)
             .bind(except.map(|id| id.to_string()).unwrap_or_default())
             .bind(bound(now))
+            .bind(by)
             .fetch_all(&mut *tx)
             .await
             .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
         sql::closed(rows)
+    }
+
+    async fn get_by_token(&self, hash: &TokenHash) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&SQL.get_by_token)
+            .bind(hash.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(session).transpose().map_err(store_error)
+    }
+
+    async fn set_token(
+        &self,
+        id: &SessionId,
+        hash: &TokenHash,
+    ) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&SQL.set_token)
+            .bind(id.to_string())
+            .bind(hash.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(session).transpose().map_err(store_error)
     }
 
     async fn purge_closed(

@@ -9,12 +9,15 @@ use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use crate::model::{
-    CloseReason, Closed, LimitPolicy, PageRequest, SessionFilter, SessionId, UserLimit,
+    CloseReason, Closed, LimitPolicy, PageRequest, SessionFilter, SessionId, TokenHash, UserLimit,
 };
 
 /// The columns of a session row, in the order both stores read and insert them.
 /// `"user"` is quoted because `user` is a reserved word in PostgreSQL.
-pub(super) const COLUMNS: &str = r#"id, user_id, user_name, active, open_time, request_time, close_time, address, client, "user", data, close_reason"#;
+pub(super) const COLUMNS: &str = r#"id, user_id, user_name, active, open_time, request_time, close_time, address, client, "user", data, close_reason, closed_by, token_hash"#;
+
+/// `closed_by` of the sessions the service closes itself, as an SQL literal.
+const SYSTEM: &str = "'system'";
 
 /// The columns a bulk close returns, read by [`closed`].
 const CLOSED_COLUMNS: &str = "id, user_id, close_reason";
@@ -46,7 +49,7 @@ pub(super) fn closed(rows: Vec<ClosedRow>) -> Result<Vec<Closed>, StoreError> {
 /// with them and never does date arithmetic of its own.
 #[derive(Debug)]
 pub(super) struct Statements {
-    /// `$1..$12`: the session's [`COLUMNS`].
+    /// `$1..$14`: the session's [`COLUMNS`].
     pub insert: String,
     /// `$1`: id.
     pub get: String,
@@ -57,8 +60,8 @@ pub(super) struct Statements {
     pub update_user: String,
     /// `$1`: id, `$2`: now, `$3`: idle cutoff, `$4`: lifetime cutoff. As the updates.
     pub touch: String,
-    /// `$1`: id, `$2`: now, `$3`: reason. Returns the closed row; none when unknown or
-    /// already closed.
+    /// `$1`: id, `$2`: now, `$3`: reason, `$4`: who closes it. Returns the closed row; none
+    /// when unknown or already closed.
     pub close: String,
     /// `$1`: idle cutoff, `$2`: now. Closes the open sessions idle since before the cutoff as
     /// `IDLE_TIMEOUT`; returns [`CLOSED_COLUMNS`].
@@ -74,7 +77,8 @@ pub(super) struct Statements {
     pub close_if_expired: String,
     /// `$1`: user id. The ids of the user's open sessions, oldest activity first, ties by id.
     pub user_open: String,
-    /// `$1`: user id, `$2`: the id to keep open (or ''), `$3`: now. Revokes the rest.
+    /// `$1`: user id, `$2`: the id to keep open (or ''), `$3`: now, `$4`: who closes them.
+    /// Revokes the rest.
     pub close_user: String,
     /// `$1`: close-time cutoff, `$2`: most rows. Deletes the oldest closed sessions.
     pub purge: String,
@@ -82,6 +86,11 @@ pub(super) struct Statements {
     pub delete: String,
     /// All sessions and open sessions, as two integers.
     pub counts: String,
+    /// `$1`: token hash.
+    pub get_by_token: String,
+    /// `$1`: id, `$2`: the new token hash. Returns the updated row; none when unknown or
+    /// closed.
+    pub set_token: String,
 }
 
 impl Statements {
@@ -89,10 +98,10 @@ impl Statements {
     pub fn new(greatest: &str) -> Self {
         // `Session::close` in SQL: in an UPDATE every right-hand side reads the row as it was,
         // and last activity never moves backwards (see `Session::latest`).
-        let close = |now: &str, reason: &str| {
+        let close = |now: &str, reason: &str, by: &str| {
             let latest = format!("{greatest}(request_time, {now})");
             format!(
-                r#"active = FALSE, close_time = {latest}, request_time = {latest}, "user" = NULL, data = NULL, close_reason = {reason}"#
+                r#"active = FALSE, close_time = {latest}, request_time = {latest}, "user" = NULL, data = NULL, close_reason = {reason}, closed_by = {by}"#
             )
         };
         // `Cutoffs::reason` in SQL, for a row known to be expired: the bound passed first.
@@ -112,7 +121,7 @@ impl Statements {
         };
         Self {
             insert: format!(
-                "INSERT INTO sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                "INSERT INTO sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             ),
             get: format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"),
             update_data: update("data = $2, ", "$3", "$4", "$5"),
@@ -120,27 +129,27 @@ impl Statements {
             touch: update("", "$2", "$3", "$4"),
             close: format!(
                 "UPDATE sessions SET {} WHERE id = $1 AND active = TRUE RETURNING {COLUMNS}",
-                close("$2", "$3")
+                close("$2", "$3", "$4")
             ),
             close_idle: format!(
                 "UPDATE sessions SET {} WHERE active = TRUE AND request_time < $1 \
                  RETURNING {CLOSED_COLUMNS}",
-                close("$2", "'IDLE_TIMEOUT'")
+                close("$2", "'IDLE_TIMEOUT'", SYSTEM)
             ),
             close_old: format!(
                 "UPDATE sessions SET {} WHERE active = TRUE AND open_time < $2 \
                  RETURNING {CLOSED_COLUMNS}",
-                close("$3", &reason("$1", "$2"))
+                close("$3", &reason("$1", "$2"), SYSTEM)
             ),
             close_user_expired: format!(
                 "UPDATE sessions SET {} WHERE user_id = $1 AND active = TRUE \
                  AND (request_time < $2 OR open_time < $3) RETURNING {CLOSED_COLUMNS}",
-                close("$4", &reason("$2", "$3"))
+                close("$4", &reason("$2", "$3"), SYSTEM)
             ),
             close_if_expired: format!(
                 "UPDATE sessions SET {} WHERE id = $1 AND active = TRUE \
                  AND (request_time < $2 OR open_time < $3)",
-                close("$4", &reason("$2", "$3"))
+                close("$4", &reason("$2", "$3"), SYSTEM)
             ),
             user_open: "SELECT id FROM sessions WHERE user_id = $1 AND active = TRUE \
                         ORDER BY request_time ASC, id ASC"
@@ -148,13 +157,17 @@ impl Statements {
             close_user: format!(
                 "UPDATE sessions SET {} WHERE user_id = $1 AND active = TRUE AND id <> $2 \
                  RETURNING {CLOSED_COLUMNS}",
-                close("$3", "'REVOKED'")
+                close("$3", "'REVOKED'", "$4")
             ),
             purge: "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
                     WHERE active = FALSE AND close_time < $1 ORDER BY close_time LIMIT $2)"
                 .into(),
             delete: format!("DELETE FROM sessions WHERE id = $1 RETURNING {COLUMNS}"),
             counts: "SELECT COUNT(*), COUNT(CASE WHEN active THEN 1 END) FROM sessions".into(),
+            get_by_token: format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1"),
+            set_token: format!(
+                "UPDATE sessions SET token_hash = $2 WHERE id = $1 AND active = TRUE RETURNING {COLUMNS}"
+            ),
         }
     }
 }
@@ -170,6 +183,12 @@ pub(super) fn to_evict(open: usize, limit: UserLimit) -> Option<usize> {
 
 /// Read a stored close reason.
 pub(super) fn close_reason(text: Option<&str>) -> Result<Option<CloseReason>, sqlx::Error> {
+    text.map(|t| t.parse().map_err(|e| sqlx::Error::Decode(Box::new(e))))
+        .transpose()
+}
+
+/// Read a stored token hash.
+pub(super) fn token_hash(text: Option<&str>) -> Result<Option<TokenHash>, sqlx::Error> {
     text.map(|t| t.parse().map_err(|e| sqlx::Error::Decode(Box::new(e))))
         .transpose()
 }

@@ -18,8 +18,8 @@ use sqlx::{Row, Sqlite};
 use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
 use super::{SessionStore, StoreError};
 use crate::model::{
-    Admission, CloseReason, Closed, Cutoffs, Page, PageRequest, Session, SessionChange,
-    SessionCounts, SessionFilter, SessionId, UserLimit,
+    Admission, CLOSED_BY_SYSTEM, CloseReason, Closed, Cutoffs, Page, PageRequest, Session,
+    SessionChange, SessionCounts, SessionFilter, SessionId, TokenHash, UserLimit,
 };
 
 static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new("MAX"));
@@ -125,6 +125,8 @@ fn session(row: &SqliteRow) -> Result<Session, sqlx::Error> {
         user: json("user")?,
         data: json("data")?,
         close_reason: sql::close_reason(row.try_get("close_reason")?)?,
+        closed_by: row.try_get("closed_by")?,
+        token_hash: sql::token_hash(row.try_get("token_hash")?)?,
     })
 }
 
@@ -150,6 +152,8 @@ fn insert_row(session: &Session) -> SqliteQuery<'_> {
         .bind(session.user.as_ref().map(Json))
         .bind(session.data.as_ref().map(Json))
         .bind(session.close_reason.map(CloseReason::as_str))
+        .bind(&session.closed_by)
+        .bind(session.token_hash.map(|hash| hash.to_string()))
 }
 
 fn bind_params<'q>(mut query: SqliteQuery<'q>, params: &'q [Param]) -> SqliteQuery<'q> {
@@ -236,6 +240,7 @@ impl SessionStore for SqliteStore {
                 .bind(&id)
                 .bind(now)
                 .bind(CloseReason::Evicted.as_str())
+                .bind(CLOSED_BY_SYSTEM)
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
@@ -315,11 +320,13 @@ impl SessionStore for SqliteStore {
         id: &SessionId,
         now: DateTime<Utc>,
         reason: CloseReason,
+        by: &str,
     ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(&SQL.close)
             .bind(id.to_string())
             .bind(millis(now))
             .bind(reason.as_str())
+            .bind(by)
             .fetch_optional(&self.writer)
             .await
             .map_err(store_error)?;
@@ -378,15 +385,40 @@ impl SessionStore for SqliteStore {
         user_id: &str,
         except: Option<SessionId>,
         now: DateTime<Utc>,
+        by: &str,
     ) -> Result<Vec<Closed>, StoreError> {
         let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_user)
             .bind(user_id)
             .bind(except.map(|id| id.to_string()).unwrap_or_default())
             .bind(millis(now))
+            .bind(by)
             .fetch_all(&self.writer)
             .await
             .map_err(store_error)?;
         sql::closed(rows)
+    }
+
+    async fn get_by_token(&self, hash: &TokenHash) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&SQL.get_by_token)
+            .bind(hash.to_string())
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(session).transpose().map_err(store_error)
+    }
+
+    async fn set_token(
+        &self,
+        id: &SessionId,
+        hash: &TokenHash,
+    ) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&SQL.set_token)
+            .bind(id.to_string())
+            .bind(hash.to_string())
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(session).transpose().map_err(store_error)
     }
 
     async fn purge_closed(

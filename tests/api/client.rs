@@ -676,6 +676,16 @@ async fn each_error_answer_maps_to_the_variant_a_caller_matches_on() {
             "Server",
         ),
         (
+            StatusCode::UNAUTHORIZED,
+            graphql_error("UNAUTHENTICATED", "a key is required"),
+            "Unauthenticated",
+        ),
+        (
+            StatusCode::OK,
+            graphql_error("FORBIDDEN", "not with this key"),
+            "Forbidden",
+        ),
+        (
             StatusCode::OK,
             json!({ "errors": [{ "message": "no code" }] }),
             "Server",
@@ -697,6 +707,8 @@ async fn each_error_answer_maps_to_the_variant_a_caller_matches_on() {
             Err(ClientError::Unavailable { .. }) => "Unavailable",
             Err(ClientError::Server { .. }) => "Server",
             Err(ClientError::Config { .. }) => "Config",
+            Err(ClientError::Unauthenticated { .. }) => "Unauthenticated",
+            Err(ClientError::Forbidden { .. }) => "Forbidden",
             Ok(_) => "Ok",
         };
         assert_eq!(variant, expected, "{status} {body} gave {result:?}");

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sessions::http::MAX_BODY_BYTES;
 use sessions::model::{
     Admission, CloseReason, Closed, Cutoffs, Page, PageRequest, SessionChange, SessionCounts,
-    SessionFilter, UserLimit,
+    SessionFilter, TokenHash, UserLimit,
 };
 use sessions::nesting::MAX_DEPTH;
 use sessions::{
@@ -536,8 +536,9 @@ impl SessionStore for PanicsOnGet {
         id: &SessionId,
         now: DateTime<Utc>,
         reason: CloseReason,
+        by: &str,
     ) -> Result<Option<Session>, StoreError> {
-        self.0.close(id, now, reason).await
+        self.0.close(id, now, reason, by).await
     }
     async fn close_if_expired(
         &self,
@@ -559,8 +560,19 @@ impl SessionStore for PanicsOnGet {
         user_id: &str,
         except: Option<SessionId>,
         now: DateTime<Utc>,
+        by: &str,
     ) -> Result<Vec<Closed>, StoreError> {
-        self.0.close_user(user_id, except, now).await
+        self.0.close_user(user_id, except, now, by).await
+    }
+    async fn get_by_token(&self, hash: &TokenHash) -> Result<Option<Session>, StoreError> {
+        self.0.get_by_token(hash).await
+    }
+    async fn set_token(
+        &self,
+        id: &SessionId,
+        hash: &TokenHash,
+    ) -> Result<Option<Session>, StoreError> {
+        self.0.set_token(id, hash).await
     }
     async fn purge_closed(&self, before: DateTime<Utc>, max: usize) -> Result<u64, StoreError> {
         self.0.purge_closed(before, max).await

@@ -1,5 +1,7 @@
 //! End-to-end tests: each starts the real server on a free port and talks HTTP to it.
 
+mod auth;
+mod auth_binary;
 mod client;
 mod client_lifecycle;
 mod connections;

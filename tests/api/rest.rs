@@ -21,7 +21,7 @@ const UNKNOWN_ID: &str = "0123456789abcdef0123456789abcdef";
 const START: &str = "2026-11-25T17:18:31.110Z";
 
 /// The keys of a full session, in the v1 protocol.
-const SESSION_KEYS: [&str; 13] = [
+const SESSION_KEYS: [&str; 14] = [
     "id",
     "user_id",
     "user_name",
@@ -30,6 +30,7 @@ const SESSION_KEYS: [&str; 13] = [
     "request_time",
     "close_time",
     "close_reason",
+    "closed_by",
     "expires_at",
     "address",
     "client",
@@ -118,8 +119,20 @@ async fn ok(app: &TestApp, name: &str, body: Value) -> Value {
 }
 
 /// Open a session through REST with this `open_session` body; returns it.
+/// Open a session; returns it without its `token` (which only `open_session` answers with,
+/// checked here), so it compares equal to later reads.
 async fn open(app: &TestApp, body: Value) -> Value {
-    ok(app, "open_session", body).await
+    let mut opened = ok(app, "open_session", body).await;
+    let token = opened
+        .as_object_mut()
+        .expect("session is an object")
+        .remove("token");
+    let token = token.unwrap_or_default();
+    assert!(
+        token.as_str().is_some_and(|t| t.starts_with("st_")),
+        "open_session answers with the session token: {token}"
+    );
+    opened
 }
 
 /// The `id` of a session as text.

@@ -152,6 +152,38 @@ pub async fn listings_order_by_request_time_descending_then_id_ascending(backend
     assert_eq!(expected[0], opened[0].id);
 }
 
+pub async fn listings_of_open_sessions_keep_the_order_and_leave_out_closed_ones(backend: &Backend) {
+    let f = Fixture::new(backend).await;
+    let mut opened = Vec::new();
+    for i in 0..12 {
+        opened.push(f.open(if i % 2 == 0 { "alice" } else { "bob" }).await);
+        if i % 4 == 0 {
+            f.advance(ms(1));
+        }
+    }
+    for closed in [1, 4, 7] {
+        f.controller
+            .close(&opened[closed].id)
+            .await
+            .expect("closes");
+    }
+    let open: Vec<Session> = [0, 2, 3, 5, 6, 8, 9, 10, 11]
+        .into_iter()
+        .map(|i| opened[i].clone())
+        .collect();
+    let only_open = SessionFilter {
+        active: Some(true),
+        ..SessionFilter::default()
+    };
+
+    let page = f.list(&only_open, counted(2, 5)).await;
+
+    let expected = in_listing_order(&open);
+    assert_eq!(f.ids(&only_open).await, expected);
+    assert_eq!(page.total, Some(9));
+    assert_eq!(ids_of(&page.data), expected[2..7].to_vec());
+}
+
 pub async fn pages_cover_the_listing_without_overlap_or_gap(backend: &Backend) {
     let f = Fixture::new(backend).await;
     let mut opened = Vec::new();

@@ -13,6 +13,7 @@ mod lifecycle;
 mod limits;
 mod listing;
 mod roundtrip;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -219,6 +220,7 @@ conformance! {
     listing::a_from_time_not_before_the_to_time_matches_nothing,
     listing::time_bounds_at_the_ends_of_the_calendar_still_answer,
     listing::listings_order_by_request_time_descending_then_id_ascending,
+    listing::listings_of_open_sessions_keep_the_order_and_leave_out_closed_ones,
     listing::pages_cover_the_listing_without_overlap_or_gap,
     listing::paging_defaults_to_the_first_100_matches_without_a_total,
     listing::take_above_1000_is_clamped_to_1000,
@@ -273,4 +275,7 @@ conformance! {
     limits::a_denied_open_still_closes_the_users_expired_sessions,
     limits::fifty_concurrent_opens_with_evict_oldest_leave_exactly_three_open,
     limits::fifty_concurrent_opens_with_deny_let_exactly_three_succeed,
+    tokens::a_token_finds_its_session_and_still_does_after_a_restart,
+    tokens::rotating_a_token_replaces_it_at_once,
+    tokens::a_closed_or_expired_sessions_token_finds_nothing_and_closed_by_says_who,
 }

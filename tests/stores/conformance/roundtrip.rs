@@ -37,7 +37,10 @@ pub async fn an_opened_session_reads_back_with_every_field_exactly(backend: &Bac
         user: new.user,
         data: new.data,
         close_reason: None,
+        closed_by: None,
+        token_hash: opened.token_hash,
     };
+    assert!(opened.token_hash.is_some(), "every session has a token");
     assert_eq!(opened, expected);
     assert_eq!(read, expected);
 }
