@@ -16,7 +16,7 @@ use sessions::{ControllerOptions, HttpOptions, MemoryStore, SessionsController};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    sessions::telemetry::init();
+    sessions::telemetry::init(sessions::telemetry::LogFormat::Text);
 
     // The persistence: any `SessionStore`; here the in-memory one.
     let store = Arc::new(MemoryStore::new());

@@ -17,7 +17,7 @@ use crate::events::{EventBus, LocalBus, PgBus};
 use crate::graphql::build_schema;
 use crate::http::{HttpOptions, router};
 use crate::server::{self, ConnectionLimits};
-use crate::store::{self, StoreKind};
+use crate::store::{self, InstrumentedStore, StoreKind};
 
 /// A service bound to its address, ready to serve.
 pub struct App {
@@ -54,9 +54,13 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         .await
         .with_context(|| format!("--store {}", config.store))?;
     tracing::info!(store = %config.store, kind = store.kind(), "session store opened");
+    // Before any metric handle is made: handles made earlier would record nowhere.
+    crate::metrics::install();
+    let store = Arc::new(InstrumentedStore::new(store));
     let events = events(config).await?;
     let controller = SessionsController::with_clock(store, config.controller_options(), clock)
         .with_events(events);
+    controller.refresh_active_gauge().await;
     let schema = build_schema(controller.clone());
     let http = HttpOptions {
         auth: auth.clone(),

@@ -14,6 +14,7 @@ use crate::http::{HttpOptions, MAX_BODY_BYTES};
 use crate::model::{LimitPolicy, UserLimit};
 use crate::server::ConnectionLimits;
 use crate::store::StoreUrl;
+use crate::telemetry::LogFormat;
 
 /// `sessions`: a user-sessions service with a GraphQL API.
 #[derive(Debug, Parser)]
@@ -141,6 +142,9 @@ pub struct Config {
     // Checked when the store opens, not here: clap would echo the value, password and all.
     #[arg(long, env = "SESSIONS_STORE", default_value = "memory", hide_env_values = true, value_parser = parse_store)]
     pub store: StoreUrl,
+    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors).
+    #[arg(long, env = "SESSIONS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// A duration that `off` switches off.
@@ -199,6 +203,7 @@ impl Config {
             insecure_no_auth: false,
             public_introspection: false,
             store: StoreUrl::new("memory"),
+            log_format: LogFormat::Text,
         }
     }
 
@@ -459,6 +464,7 @@ mod tests {
         assert_eq!(max_connections, Ok(connections.max_connections));
         assert_eq!(documented_default("listen"), "127.0.0.1:8080");
         assert_eq!(documented_default("store"), "memory");
+        assert_eq!(documented_default("log_format"), "text");
     }
 
     #[test]
@@ -473,6 +479,14 @@ mod tests {
         assert!(config.allow_origins.is_empty());
         assert_eq!(config.connection_limits(), ConnectionLimits::default());
         assert_eq!(config.store.expose(), "memory");
+        assert_eq!(config.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn the_log_format_is_text_or_json_and_nothing_else() {
+        let json = Cli::parse_from(["sessions", "--log-format", "json"]);
+        assert_eq!(json.serve.log_format, LogFormat::Json);
+        assert!(Cli::try_parse_from(["sessions", "--log-format", "yaml"]).is_err());
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!
 //! Layers, each depending only on the ones after it:
 //!
-//! - [`http`]: routes, correlation ids, limits, JSON error bodies, GraphiQL, `/status`.
+//! - [`http`]: routes, correlation ids, limits, JSON error bodies, GraphiQL and its files,
+//!   probes (`/heartbeat`, `/ready`, `/status`), `/metrics`.
 //! - [`graphql`]: the schema, its types and scalars, and error codes.
 //! - [`rest`]: the original Pip.Services v1 REST protocol, for existing clients.
 //! - [`controller`]: the business rules (ids, times, limits, expiry), shared by every API.
@@ -18,9 +19,9 @@
 //!
 //! [`app`] wires them together for the `sessions` binary, [`server`] serves them over HTTP/1.1
 //! with a connection cap and timeouts for slow and idle clients, [`config`] reads its command line,
-//! [`nesting`] bounds how deep untrusted input may nest, [`telemetry`] sets up logs, and
-//! [`client`] (feature `client`, on by default) calls a
-//! running service.
+//! [`nesting`] bounds how deep untrusted input may nest, [`telemetry`] sets up logs,
+//! [`metrics`] holds the Prometheus series every layer records to, and [`client`] (feature
+//! `client`, on by default) calls a running service.
 //!
 //! ## Embedding the service
 //!
@@ -73,6 +74,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod nesting;
 pub mod rest;

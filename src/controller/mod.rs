@@ -14,6 +14,7 @@ use crate::auth::secret;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{InputField, SessionError};
 use crate::events::{EventBus, SessionEventKind};
+use crate::metrics;
 use crate::model::{
     Admission, CLOSED_BY_ANONYMOUS, CloseReason, Closed, Cutoffs, NewSession, Page, PageRequest,
     Session, SessionChange, SessionCounts, SessionFilter, SessionId, TokenHash, UserLimit,
@@ -241,6 +242,7 @@ impl SessionsController {
                             .session(SessionEventKind::Opened, &session, now)
                             .await;
                         drop(order);
+                        metrics::sessions_closed(&expired);
                         self.events.closed(&expired, now).await;
                         let evicted: Vec<Closed> = evicted
                             .into_iter()
@@ -251,10 +253,12 @@ impl SessionsController {
                             })
                             .collect();
                         for closed in &evicted {
-                            tracing::info!(session_id = %closed.id, reason = "EVICTED", "session closed");
+                            tracing::debug!(session_id = %closed.id, reason = "EVICTED", "session closed");
                         }
+                        metrics::sessions_closed(&evicted);
                         self.events.closed(&evicted, now).await;
-                        tracing::info!(session_id = %session.id, "session opened");
+                        metrics::session_opened();
+                        tracing::debug!(session_id = %session.id, "session opened");
                         return Ok((session, token));
                     }
                 }
@@ -263,7 +267,8 @@ impl SessionsController {
         self.events
             .session(SessionEventKind::Opened, &session, now)
             .await;
-        tracing::info!(session_id = %session.id, "session opened");
+        metrics::session_opened();
+        tracing::debug!(session_id = %session.id, "session opened");
         Ok((session, token))
     }
 
@@ -407,7 +412,8 @@ impl SessionsController {
         if let Some(reason) = cutoffs.reason(&session)
             && self.store.close_if_expired(id, now, cutoffs).await?
         {
-            tracing::info!(session_id = %id, %reason, "session closed");
+            metrics::session_closed(reason.as_str(), 1);
+            tracing::debug!(session_id = %id, %reason, "session closed");
             self.events
                 .closed_one(*id, &session.user_id, reason, now)
                 .await;
@@ -457,20 +463,19 @@ impl SessionsController {
         }
         let _order = self.events.lock(id).await;
         let now = self.now();
-        let session = self
+        let closing = self
             .store
             .close(id, now, reason, by)
             .await?
             .ok_or(SessionError::NotFound(*id))?;
-        // Closing sets `close_time` to the later of the last activity and now, so an earlier
-        // close shows an earlier time: that one was published when it happened.
-        if session.close_reason == Some(reason) && session.close_time.is_some_and(|t| t >= now) {
+        if closing.closed_now {
+            metrics::session_closed(reason.as_str(), 1);
             self.events
-                .session(SessionEventKind::Closed, &session, now)
+                .session(SessionEventKind::Closed, &closing.session, now)
                 .await;
         }
-        tracing::info!(session_id = %id, %reason, by, "session closed");
-        Ok(session)
+        tracing::debug!(session_id = %id, %reason, by, "session closed");
+        Ok(closing.session)
     }
 
     /// Close every open session of `user_id` except `except` ("log out everywhere else"), as
@@ -507,6 +512,7 @@ impl SessionsController {
             by,
             "user's sessions revoked"
         );
+        metrics::sessions_closed(&closed);
         self.events.closed(&closed, now).await;
         Ok(closed.len() as u64)
     }
@@ -523,6 +529,7 @@ impl SessionsController {
         if !closed.is_empty() {
             tracing::info!(closed = closed.len(), "expired sessions closed");
         }
+        metrics::sessions_closed(&closed);
         self.events.closed(&closed, now).await;
         Ok(closed.len() as u64)
     }
@@ -570,6 +577,7 @@ impl SessionsController {
             self.events
                 .session(SessionEventKind::Deleted, session, now)
                 .await;
+            metrics::session_deleted(session.active);
         }
         Ok(deleted)
     }
@@ -580,6 +588,23 @@ impl SessionsController {
     /// `Store` when the store fails.
     pub async fn counts(&self) -> Result<SessionCounts, SessionError> {
         Ok(self.store.counts().await?)
+    }
+
+    /// Check that the store answers, with its cheapest round trip (for readiness probes).
+    ///
+    /// # Errors
+    /// `Store` when the store fails.
+    pub async fn ping(&self) -> Result<(), SessionError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Set the open-sessions gauge from the store's count (at start, and after each cleanup,
+    /// so it also reflects what other instances sharing the store did).
+    pub async fn refresh_active_gauge(&self) {
+        match self.store.counts().await {
+            Ok(counts) => metrics::set_active_sessions(counts.active),
+            Err(error) => tracing::warn!(error = ?error, "cannot count open sessions"),
+        }
     }
 
     /// Start the background task that runs [`Self::close_expired`] and then
@@ -598,9 +623,12 @@ impl SessionsController {
                 tokio::select! {
                     _ = stopped.changed() => break,
                     _ = ticks.tick() => {
+                        let started = std::time::Instant::now();
                         // Failures are logged by each step; the next tick tries again.
-                        let _ = controller.close_expired().await;
+                        let closed = controller.close_expired().await.unwrap_or(0);
                         let _ = controller.purge_closed().await;
+                        metrics::cleanup_run(started.elapsed(), closed);
+                        controller.refresh_active_gauge().await;
                     }
                 }
             }

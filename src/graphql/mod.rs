@@ -4,6 +4,7 @@ pub mod access;
 pub mod errors;
 pub mod fragments;
 pub mod mutation;
+pub mod observe;
 pub mod phases;
 pub mod query;
 pub mod scalars;
@@ -29,6 +30,8 @@ pub const MAX_COMPLEXITY: usize = 1000;
 pub fn build_schema(controller: SessionsController) -> AppSchema {
     Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(controller)
+        // First, so that it wraps (and times, and counts the refusals of) everything else.
+        .extension(observe::OperationMetrics)
         .extension(phases::RequestPhases)
         // The parser's own bound on selection nesting (32 by default) would report deep
         // selections as parse failures; the document's bracket bound already covers that.

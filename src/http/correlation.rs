@@ -1,8 +1,9 @@
 //! Correlation ids: one per request, from the client's `X-Correlation-Id` or generated.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use axum::extract::{Query, Request};
+use axum::extract::{MatchedPath, Query, Request};
 use axum::http::{HeaderName, HeaderValue, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -62,18 +63,34 @@ fn from_query(uri: &Uri) -> Option<HeaderValue> {
     HeaderValue::from_str(params.get("correlation_id")?).ok()
 }
 
-/// The log span of a request, carrying its correlation id (for `TraceLayer`).
+/// The log span of a request, carrying its correlation id, method and matched route (for
+/// `TraceLayer`). Headers stay out of it: `Authorization` must never reach a log.
 pub fn span<B>(request: &axum::http::Request<B>) -> Span {
     let id = request
         .extensions()
         .get::<CorrelationId>()
         .map_or("-", CorrelationId::as_str);
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(crate::metrics::UNMATCHED_ROUTE, MatchedPath::as_str);
     tracing::info_span!(
         "request",
         method = %request.method(),
-        path = %request.uri().path(),
+        route = %route,
         correlation_id = %id,
         // Filled in by `auth::authenticate`: `key:NAME`, `session:ID`, `anonymous`.
         actor = tracing::field::Empty,
     )
+}
+
+/// The one `info` line of a request, written when its answer is ready (for `TraceLayer`); the
+/// span adds the method, route and correlation id.
+pub fn completed<B>(response: &axum::http::Response<B>, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        // Whole microseconds, so the number prints short (1.234, not 1.2340000000000002).
+        duration_ms = latency.as_micros() as f64 / 1000.0,
+        "request completed"
+    );
 }

@@ -5,6 +5,7 @@ pub mod body;
 pub mod correlation;
 pub mod errors;
 pub mod graphql;
+pub mod metrics;
 pub mod playground;
 pub mod status;
 pub mod ws;
@@ -18,6 +19,7 @@ use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -79,16 +81,45 @@ impl Default for HttpOptions {
     }
 }
 
+/// Every route with its methods, as the request metrics label them (before any prefix).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/graphql"),
+    ("POST", "/graphql"),
+    ("GET", "/"),
+    ("GET", "/heartbeat"),
+    ("GET", "/ready"),
+    ("GET", "/status"),
+    ("GET", "/metrics"),
+    ("POST", "/v1/sessions/{command}"),
+];
+
 /// The service's routes with their middleware:
-/// `POST|GET /graphql` (and WebSocket subscriptions there), `GET /` (GraphiQL), `GET /heartbeat`, `GET /status`, and the v1
-/// REST commands under `POST /v1/sessions/`.
+/// `POST|GET /graphql` (and WebSocket subscriptions there), `GET /` (GraphiQL), `GET
+/// /heartbeat` (liveness), `GET /ready` (readiness), `GET /status`,
+/// `GET /metrics` (Prometheus), and the v1 REST commands under `POST /v1/sessions/`.
+///
+/// The first router built installs the process-wide metrics recorder (see [`crate::metrics`]).
 pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpOptions) -> Router {
+    let base_path = options.base_path.trim_end_matches('/');
+    crate::metrics::install();
+    for (method, route) in ROUTES {
+        // Nested, a route is matched (and labelled) with its prefix; the root as the prefix.
+        let route = match (base_path, *route) {
+            ("", route) => route.to_owned(),
+            (base, "/") => base.to_owned(),
+            (base, route) => format!("{base}{route}"),
+        };
+        crate::metrics::register_route(method, &route, &[200, 500]);
+    }
+    for method in ["GET", "POST"] {
+        crate::metrics::register_route(method, crate::metrics::UNMATCHED_ROUTE, &[404]);
+    }
     let state = AppState {
         schema,
         controller,
         started: Instant::now(),
         playground: Bytes::from(playground::page(
-            &format!("{}/graphql", options.base_path.trim_end_matches('/')),
+            &format!("{base_path}/graphql"),
             options.auth.is_on(),
         )),
         sockets: ws::Sockets::new(options.max_websockets),
@@ -108,7 +139,9 @@ pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpO
         .merge(api)
         .route("/", get(playground::serve))
         .route("/heartbeat", get(status::heartbeat))
+        .route("/ready", get(status::ready))
         .route("/status", get(status::status))
+        .route("/metrics", get(metrics::serve))
         .with_state(state);
     // Layers wrap what comes before them, so the last is outermost: the correlation id exists before the span is made and before any
     // error body is written; the error mapper sits outside the limits it reports on.
@@ -125,8 +158,19 @@ pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpO
         ))
         .layer(cors(&options.allow_origins))
         .layer(middleware::map_response(errors::json_errors))
-        .layer(TraceLayer::new_for_http().make_span_with(correlation::span::<axum::body::Body>))
+        // Outside the limits and the error mapper, so it counts the statuses clients get.
+        .layer(metrics::RecordLayer)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(correlation::span::<axum::body::Body>)
+                .on_response(correlation::completed),
+        )
         .layer(middleware::from_fn(correlation::assign))
+        // Outermost: whatever logs headers below (tower-http at `debug`, say) sees
+        // `Authorization` as "Sensitive", never its value.
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+        ]))
 }
 
 fn cors(origins: &[HeaderValue]) -> CorsLayer {

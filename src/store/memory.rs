@@ -9,7 +9,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{SessionStore, StoreError};
+use super::{Closing, SessionStore, StoreError};
 use crate::model::{
     Admission, CloseReason, Closed, Cutoffs, LimitPolicy, Page, PageRequest, Session,
     SessionChange, SessionCounts, SessionFilter, SessionId, SortKey, TokenHash, UserLimit,
@@ -361,10 +361,14 @@ impl SessionStore for MemoryStore {
         now: DateTime<Utc>,
         reason: CloseReason,
         by: &str,
-    ) -> Result<Option<Session>, StoreError> {
+    ) -> Result<Option<Closing>, StoreError> {
         Ok(self.write().modify(id, |s| {
+            let closed_now = s.active;
             s.close_by(now, reason, by);
-            s.clone()
+            Closing {
+                session: s.clone(),
+                closed_now,
+            }
         }))
     }
 
@@ -494,6 +498,10 @@ impl SessionStore for MemoryStore {
             active: inner.indexes.active,
             total: inner.sessions.len() as u64,
         })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 

@@ -7,12 +7,14 @@
 //! Backends: [`MemoryStore`] (the default), [`SqliteStore`] (one machine, survives restarts)
 //! and [`PostgresStore`] (shared by several instances). [`open`] picks one from a [`StoreUrl`].
 
+mod instrumented;
 mod memory;
 mod postgres;
 mod sql;
 mod sqlite;
 mod url;
 
+pub use instrumented::InstrumentedStore;
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -69,15 +71,15 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<Option<Session>, StoreError>;
 
     /// Close the session at `now` for `reason`, recording `by` as who closed it (see
-    /// [`Session::close_by`]) unless it already is
-    /// closed. Returns the session as it now stands, or `None` when it is unknown.
+    /// [`Session::close_by`]) unless it already is closed. Returns the session as it now
+    /// stands and whether this call closed it, or `None` when it is unknown.
     async fn close(
         &self,
         id: &SessionId,
         now: DateTime<Utc>,
         reason: CloseReason,
         by: &str,
-    ) -> Result<Option<Session>, StoreError>;
+    ) -> Result<Option<Closing>, StoreError>;
 
     /// Close the session at `now` only if it is open and expired at `cutoffs`, with its reason
     /// (see [`Cutoffs::reason`]), in one atomic step: a write that renewed it meanwhile keeps
@@ -132,12 +134,25 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// How many sessions are stored, and how many of them are open.
     async fn counts(&self) -> Result<SessionCounts, StoreError>;
+
+    /// The cheapest round trip to the backend (`SELECT 1`; nothing for memory), for readiness
+    /// checks: it touches no table.
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 impl std::fmt::Debug for dyn SessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SessionStore({})", self.kind())
     }
+}
+
+/// What [`SessionStore::close`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Closing {
+    /// The session as it now stands: closed.
+    pub session: Session,
+    /// True when this call closed it; false when it was closed already.
+    pub closed_now: bool,
 }
 
 /// A failure of the storage backend itself (never of the caller's input).

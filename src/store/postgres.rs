@@ -19,7 +19,7 @@ use sqlx::types::Json;
 use sqlx::{ConnectOptions, Connection, Encode, Postgres, Row, Type};
 
 use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
-use super::{SessionStore, StoreError};
+use super::{Closing, SessionStore, StoreError};
 use crate::model::{
     Admission, CLOSED_BY_SYSTEM, CloseReason, Closed, Cutoffs, Page, PageRequest, Session,
     SessionChange, SessionCounts, SessionFilter, SessionId, TokenHash, UserLimit,
@@ -348,7 +348,7 @@ impl SessionStore for PostgresStore {
         now: DateTime<Utc>,
         reason: CloseReason,
         by: &str,
-    ) -> Result<Option<Session>, StoreError> {
+    ) -> Result<Option<Closing>, StoreError> {
         let row = sqlx::query(&SQL.close)
             .bind(id.to_string())
             .bind(bound(now))
@@ -358,10 +358,19 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(store_error)?;
         match row {
-            Some(row) => session(&row).map(Some).map_err(store_error),
+            Some(row) => {
+                let session = session(&row).map_err(store_error)?;
+                Ok(Some(Closing {
+                    session,
+                    closed_now: true,
+                }))
+            }
             // Unknown, or closed already (a closed session never reopens). A new statement
             // sees the close another instance just committed.
-            None => self.get(id).await,
+            None => Ok(self.get(id).await?.map(|session| Closing {
+                session,
+                closed_now: false,
+            })),
         }
     }
 
@@ -490,6 +499,14 @@ impl SessionStore for PostgresStore {
             active: u64::try_from(active).unwrap_or(0),
             total: u64::try_from(total).unwrap_or(0),
         })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query(sql::PING)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 }
 

@@ -19,6 +19,9 @@ pub(super) const COLUMNS: &str = r#"id, user_id, user_name, active, open_time, r
 /// `closed_by` of the sessions the service closes itself, as an SQL literal.
 const SYSTEM: &str = "'system'";
 
+/// The cheapest round trip: a readiness check, touching no table.
+pub(super) const PING: &str = "SELECT 1";
+
 /// The columns a bulk close returns, read by [`closed`].
 const CLOSED_COLUMNS: &str = "id, user_id, close_reason";
 

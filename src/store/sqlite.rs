@@ -16,7 +16,7 @@ use sqlx::types::Json;
 use sqlx::{Row, Sqlite};
 
 use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
-use super::{SessionStore, StoreError};
+use super::{Closing, SessionStore, StoreError};
 use crate::model::{
     Admission, CLOSED_BY_SYSTEM, CloseReason, Closed, Cutoffs, Page, PageRequest, Session,
     SessionChange, SessionCounts, SessionFilter, SessionId, TokenHash, UserLimit,
@@ -321,7 +321,7 @@ impl SessionStore for SqliteStore {
         now: DateTime<Utc>,
         reason: CloseReason,
         by: &str,
-    ) -> Result<Option<Session>, StoreError> {
+    ) -> Result<Option<Closing>, StoreError> {
         let row = sqlx::query(&SQL.close)
             .bind(id.to_string())
             .bind(millis(now))
@@ -331,9 +331,18 @@ impl SessionStore for SqliteStore {
             .await
             .map_err(store_error)?;
         match row {
-            Some(row) => session(&row).map(Some).map_err(store_error),
+            Some(row) => {
+                let session = session(&row).map_err(store_error)?;
+                Ok(Some(Closing {
+                    session,
+                    closed_now: true,
+                }))
+            }
             // Unknown, or closed already (a closed session never reopens): as it stands.
-            None => self.get(id).await,
+            None => Ok(self.get(id).await?.map(|session| Closing {
+                session,
+                closed_now: false,
+            })),
         }
     }
 
@@ -453,6 +462,14 @@ impl SessionStore for SqliteStore {
             active: u64::try_from(active).unwrap_or(0),
             total: u64::try_from(total).unwrap_or(0),
         })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query(sql::PING)
+            .execute(&self.readers)
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 }
 

@@ -15,6 +15,7 @@ use sessions::model::{
     SessionFilter, TokenHash, UserLimit,
 };
 use sessions::nesting::MAX_DEPTH;
+use sessions::store::Closing;
 use sessions::{
     ControllerOptions, HttpOptions, MemoryStore, Session, SessionId, SessionStore,
     SessionsController, StoreError,
@@ -537,7 +538,7 @@ impl SessionStore for PanicsOnGet {
         now: DateTime<Utc>,
         reason: CloseReason,
         by: &str,
-    ) -> Result<Option<Session>, StoreError> {
+    ) -> Result<Option<Closing>, StoreError> {
         self.0.close(id, now, reason, by).await
     }
     async fn close_if_expired(
@@ -582,6 +583,9 @@ impl SessionStore for PanicsOnGet {
     }
     async fn counts(&self) -> Result<SessionCounts, StoreError> {
         self.0.counts().await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.0.ping().await
     }
 }
 

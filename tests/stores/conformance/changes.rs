@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use sessions::error::SessionError;
-use sessions::model::{NewSession, SessionCounts, SessionId};
+use sessions::model::{CloseReason, NewSession, SessionCounts, SessionId};
 
 use super::{Fixture, all, ms, new_session, of_user, start};
 use crate::support::Backend;
@@ -161,6 +161,33 @@ pub async fn closing_a_closed_session_returns_it_unchanged(backend: &Backend) {
 
     assert_eq!(again, closed);
     assert_eq!(f.session(opened.id).await, closed);
+}
+
+pub async fn the_store_tells_the_close_that_closed_a_session_from_later_ones(backend: &Backend) {
+    let f = Fixture::new(backend).await;
+    let opened = f.open("alice").await;
+
+    // The same instant twice: only the store can tell which call closed it.
+    let first = f
+        .store
+        .close(&opened.id, f.now(), CloseReason::Logout, "alice")
+        .await;
+    let second = f
+        .store
+        .close(&opened.id, f.now(), CloseReason::Revoked, "admin")
+        .await;
+    let unknown = f
+        .store
+        .close(&SessionId::random(), f.now(), CloseReason::Logout, "alice")
+        .await;
+
+    let first = first.expect("closes").expect("known");
+    let second = second.expect("closes").expect("known");
+    assert!(first.closed_now);
+    assert!(!second.closed_now);
+    assert_eq!(second.session, first.session);
+    assert!(!first.session.active);
+    assert!(unknown.expect("answers").is_none());
 }
 
 pub async fn closing_an_unknown_session_is_not_found(backend: &Backend) {

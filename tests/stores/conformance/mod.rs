@@ -205,6 +205,7 @@ macro_rules! conformance {
 }
 
 conformance! {
+    roundtrip::the_store_answers_a_ping,
     roundtrip::an_opened_session_reads_back_with_every_field_exactly,
     roundtrip::getting_an_unknown_session_returns_none,
     roundtrip::times_are_kept_to_the_millisecond_and_filter_exactly_as_printed,
@@ -233,6 +234,7 @@ conformance! {
     changes::a_write_stamped_before_the_last_activity_does_not_move_it_backwards,
     changes::closing_makes_a_session_inactive_now_and_drops_user_and_data,
     changes::closing_a_closed_session_returns_it_unchanged,
+    changes::the_store_tells_the_close_that_closed_a_session_from_later_ones,
     changes::closing_an_unknown_session_is_not_found,
     changes::deleting_returns_the_session_and_forgets_it_everywhere,
     changes::counts_follow_open_close_expiry_and_delete,

@@ -10,6 +10,14 @@ use sessions::store::StoreError;
 use super::{Fixture, new_session, of_user, start};
 use crate::support::Backend;
 
+pub async fn the_store_answers_a_ping(backend: &Backend) {
+    let f = Fixture::new(backend).await;
+
+    let answered = f.store.ping().await;
+
+    assert!(answered.is_ok(), "{answered:?}");
+}
+
 pub async fn an_opened_session_reads_back_with_every_field_exactly(backend: &Backend) {
     let f = Fixture::new(backend).await;
     let new = NewSession {
