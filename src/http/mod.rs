@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, middleware and limits around the GraphQL schema.
 
+pub mod assets;
 pub mod auth;
 pub mod body;
 pub mod correlation;
@@ -86,6 +87,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/graphql"),
     ("POST", "/graphql"),
     ("GET", "/"),
+    ("GET", "/playground/{file}"),
     ("GET", "/heartbeat"),
     ("GET", "/ready"),
     ("GET", "/status"),
@@ -94,8 +96,8 @@ pub const ROUTES: &[(&str, &str)] = &[
 ];
 
 /// The service's routes with their middleware:
-/// `POST|GET /graphql` (and WebSocket subscriptions there), `GET /` (GraphiQL), `GET
-/// /heartbeat` (liveness), `GET /ready` (readiness), `GET /status`,
+/// `POST|GET /graphql` (and WebSocket subscriptions there), `GET /` (GraphiQL) and its files
+/// under `/playground/`, `GET /heartbeat` (liveness), `GET /ready` (readiness), `GET /status`,
 /// `GET /metrics` (Prometheus), and the v1 REST commands under `POST /v1/sessions/`.
 ///
 /// The first router built installs the process-wide metrics recorder (see [`crate::metrics`]).
@@ -118,10 +120,7 @@ pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpO
         schema,
         controller,
         started: Instant::now(),
-        playground: Bytes::from(playground::page(
-            &format!("{base_path}/graphql"),
-            options.auth.is_on(),
-        )),
+        playground: Bytes::from(playground::page(base_path, options.auth.is_on())),
         sockets: ws::Sockets::new(options.max_websockets),
         auth: options.auth.clone(),
         public_introspection: options.public_introspection,
@@ -138,6 +137,7 @@ pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpO
     let routes = Router::new()
         .merge(api)
         .route("/", get(playground::serve))
+        .route("/playground/{file}", get(assets::serve))
         .route("/heartbeat", get(status::heartbeat))
         .route("/ready", get(status::ready))
         .route("/status", get(status::status))

@@ -1,4 +1,7 @@
 //! `GET /`: the GraphiQL IDE, with the example operations of `playground/` as ready tabs.
+//!
+//! The page loads everything from this service ([`super::assets`]), and its
+//! `Content-Security-Policy` lets it load nothing from anywhere else.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -7,6 +10,14 @@ use axum::response::IntoResponse;
 use serde_json::json;
 
 use super::AppState;
+use super::assets::{self, ASSETS};
+
+/// The page's `Content-Security-Policy`: scripts, styles, fonts and requests from this
+/// service's own origin only. GraphiQL's fonts and icons are `data:` URLs inside its
+/// stylesheet; its code editor sets element styles from script, which CSP allows.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; font-src 'self' data:; img-src 'self' data:; connect-src 'self'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// Each example operation: its file name and its text, compiled into the binary.
 pub const EXAMPLES: &[(&str, &str)] = &[
@@ -61,9 +72,12 @@ pub fn example_variables(source: &str) -> &str {
         .map_or("{}", str::trim)
 }
 
-/// The GraphiQL page, pointed at `endpoint`, with one tab per example; with `auth_on`, its
-/// headers editor opens with an `Authorization` header to fill in.
-pub fn page(endpoint: &str, auth_on: bool) -> String {
+/// The GraphiQL page for a router nested under `base_path` (empty at the root): its endpoint
+/// is `{base_path}/graphql`, its files come from `{base_path}/playground/`, and it has one
+/// tab per example; with `auth_on`, its headers editor opens with an `Authorization` header
+/// to fill in.
+pub fn page(base_path: &str, auth_on: bool) -> String {
+    let base_path = base_path.trim_end_matches('/');
     let tabs: Vec<_> = EXAMPLES
         .iter()
         .map(|(_, source)| json!({ "query": source, "variables": example_variables(source) }))
@@ -72,22 +86,34 @@ pub fn page(endpoint: &str, auth_on: bool) -> String {
         .iter()
         .map(|(name, _)| format!("<li>{name}</li>"))
         .collect();
+    let config = json!({
+        "endpoint": format!("{base_path}/graphql"),
+        "tabs": tabs,
+        "authOn": auth_on,
+    });
     // Inside a <script> element only "</" can end it early; JSON allows "<\/" for it.
-    let tabs = serde_json::Value::from(tabs)
-        .to_string()
-        .replace("</", "<\\/");
-    let endpoint = serde_json::Value::from(endpoint)
-        .to_string()
-        .replace("</", "<\\/");
-    TEMPLATE
-        .replace("__TABS__", &tabs)
-        .replace("__ENDPOINT__", &endpoint)
-        .replace("__EXAMPLE_LIST__", &list)
-        .replace("__AUTH_ON__", if auth_on { "true" } else { "false" })
+    let config = config.to_string().replace("</", "<\\/");
+    let mut page = TEMPLATE
+        .replace("__CONFIG__", &config)
+        .replace("__EXAMPLE_LIST__", &list);
+    for asset in ASSETS {
+        page = page.replace(
+            &format!("__ASSET({})__", asset.name),
+            &assets::url(base_path, asset),
+        );
+    }
+    page
 }
 
 /// `GET /`: the GraphiQL page rendered at startup.
 pub async fn serve(State(state): State<AppState>) -> impl IntoResponse {
     let page: Bytes = state.playground.clone();
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page)
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        page,
+    )
 }

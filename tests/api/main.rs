@@ -1,7 +1,10 @@
 //! End-to-end tests: each starts the real server on a free port and talks HTTP to it.
 
+mod assets;
 mod auth;
 mod auth_binary;
+mod browser;
+mod cdp;
 mod client;
 mod client_lifecycle;
 mod connections;
