@@ -16,14 +16,11 @@ use sessions::model::{
 };
 use sessions::nesting::MAX_DEPTH;
 use sessions::store::Closing;
-use sessions::{
-    ControllerOptions, HttpOptions, MemoryStore, Session, SessionId, SessionStore,
-    SessionsController, StoreError,
-};
+use sessions::{MemoryStore, Session, SessionId, SessionStore, StoreError};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, serve_over, spawn_app};
 
 /// Depths from shallow to about what fits in a 1 MiB body (two bytes a level). The document
 /// or body around the nested value adds up to four levels, so `MAX_DEPTH - 4` fits.
@@ -613,20 +610,7 @@ async fn a_panicking_store_gets_a_json_500_with_the_correlation_id_and_the_serve
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let controller = SessionsController::new(
-        Arc::new(PanicsOnGet(MemoryStore::new())),
-        ControllerOptions::default(),
-    );
-    let router = sessions::router(
-        sessions::build_schema(controller.clone()),
-        controller,
-        &HttpOptions::default(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bound");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let addr = serve_over(Arc::new(PanicsOnGet(MemoryStore::new()))).await;
     let client = reqwest::Client::new();
     let id = SessionId::random().to_string();
 

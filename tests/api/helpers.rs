@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sessions::clock::{Clock, SystemClock};
 use sessions::config::Config;
+use sessions::{ControllerOptions, HttpOptions, SessionStore, SessionsController};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -136,4 +137,21 @@ pub async fn send(stream: &TcpStream, mut bytes: &[u8]) {
             Err(e) => panic!("write to server failed: {e}"),
         }
     }
+}
+
+/// Serve the library's router over `store` (default options) on a free port, as an embedder
+/// would: for tests that need a store the binary cannot be given. Returns its address.
+pub async fn serve_over(store: Arc<dyn SessionStore>) -> SocketAddr {
+    let controller = SessionsController::new(store, ControllerOptions::default());
+    let router = sessions::router(
+        sessions::build_schema(controller.clone()),
+        controller,
+        &HttpOptions::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bound");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
 }

@@ -13,12 +13,9 @@ use sessions::model::{
     UserLimit,
 };
 use sessions::store::Closing;
-use sessions::{
-    ControllerOptions, HttpOptions, MemoryStore, Page, Session, SessionFilter, SessionId,
-    SessionStore, SessionsController, StoreError,
-};
+use sessions::{MemoryStore, Page, Session, SessionFilter, SessionId, SessionStore, StoreError};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{serve_over, spawn_app};
 
 /// How a [`Probed`] store behaves when asked something.
 #[derive(Clone, Copy)]
@@ -151,17 +148,7 @@ async fn serve(ping: Answer, counts: Answer) -> String {
         ping,
         counts,
     };
-    let controller = SessionsController::new(Arc::new(store), ControllerOptions::default());
-    let router = sessions::router(
-        sessions::build_schema(controller.clone()),
-        controller,
-        &HttpOptions::default(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bound");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let addr = serve_over(Arc::new(store)).await;
     format!("http://{addr}")
 }
 
