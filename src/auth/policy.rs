@@ -9,6 +9,7 @@
 //! | `storeSessionData`, `updateSessionUser`, `touchSession`, `rotateSessionToken` | FORBIDDEN | yes | yes | its own session only |
 //! | `closeSession`, `closeUserSessions` | FORBIDDEN | yes | yes | its own user only |
 //! | `deleteSession`, `closeExpiredSessions` | FORBIDDEN | FORBIDDEN | yes | FORBIDDEN |
+//! | `sessionEvents` (subscription) | yes | yes | yes | its own user's events only |
 //!
 //! Without a credential (auth on) every operation is UNAUTHENTICATED; with auth off every one
 //! is allowed.
@@ -44,6 +45,8 @@ pub enum Operation {
     DeleteSession,
     /// `closeExpiredSessions`, REST `close_expired_sessions`.
     CloseExpiredSessions,
+    /// The `sessionEvents` subscription.
+    SessionEvents,
 }
 
 /// What an API key needs for an operation.
@@ -77,7 +80,7 @@ pub struct Rule {
 
 impl Operation {
     /// Every operation, in the table's order.
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 13] = [
         Self::Session,
         Self::Sessions,
         Self::CurrentSession,
@@ -90,6 +93,7 @@ impl Operation {
         Self::CloseUserSessions,
         Self::DeleteSession,
         Self::CloseExpiredSessions,
+        Self::SessionEvents,
     ];
 
     /// The operation's row of the table.
@@ -98,7 +102,7 @@ impl Operation {
         use Scope::{Admin, Read, Write};
         use TokenRule::{Forbidden, OwnSession, OwnUser};
         let (key, token) = match self {
-            Self::Session | Self::Sessions => (Needs(Read), OwnUser),
+            Self::Session | Self::Sessions | Self::SessionEvents => (Needs(Read), OwnUser),
             Self::CurrentSession => (Nothing, OwnSession),
             Self::OpenSession => (Needs(Write), Forbidden),
             Self::StoreSessionData
@@ -126,6 +130,7 @@ impl Operation {
             Self::CloseUserSessions => "closeUserSessions",
             Self::DeleteSession => "deleteSession",
             Self::CloseExpiredSessions => "closeExpiredSessions",
+            Self::SessionEvents => "sessionEvents",
         }
     }
 }

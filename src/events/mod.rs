@@ -6,9 +6,9 @@
 //! PostgreSQL database with `LISTEN`/`NOTIFY`.
 //!
 //! Delivery never skips silently: a subscriber that falls more than the bus capacity behind,
-//! or that may have missed events because the feed's connection dropped, receives
-//! [`Delivery::Lost`] and then nothing more (mini-redis handles a lagging receiver the same way:
-//! as a case, not as an error to ignore).
+//! or that may have missed events because the feed's connection dropped, receives the events
+//! it had already been given, then [`Delivery::Lost`], and then nothing more (mini-redis
+//! handles a lagging receiver the same way: as a case, not as an error to ignore).
 
 mod local;
 mod postgres;
@@ -76,8 +76,9 @@ pub trait EventBus: Send + Sync + 'static {
     /// Delivery failures are the subscribers' (they get [`Delivery::Lost`]), never the caller's.
     async fn publish(&self, event: SessionEvent);
 
-    /// Events published from now on.
-    fn subscribe(&self) -> EventStream;
+    /// Events published from now on: every user's, or only `user`'s (an index, so that an
+    /// event wakes only the subscribers that want it).
+    fn subscribe(&self, user: Option<&str>) -> EventStream;
 
     /// How many subscribers this instance holds now (for metrics).
     fn subscribers(&self) -> usize;

@@ -95,8 +95,8 @@ impl EventBus for PgBus {
         }
     }
 
-    fn subscribe(&self) -> EventStream {
-        self.local.subscribe()
+    fn subscribe(&self, user: Option<&str>) -> EventStream {
+        self.local.subscribe(user)
     }
 
     fn subscribers(&self) -> usize {

@@ -3,11 +3,14 @@
 use async_graphql::{Context, Enum, ErrorExtensions, ID, Object, Subscription};
 use futures_util::{Stream, StreamExt};
 
+use super::access;
 use super::errors::code;
 use super::scalars::Timestamp;
 use super::types::{CloseReasonValue, SessionObject};
+use crate::auth::{Actor, Denied, Operation};
 use crate::controller::SessionsController;
-use crate::events::{Delivery, SessionEvent, SessionEventKind};
+use crate::events::{Delivery, EventStream, SessionEvent, SessionEventKind};
+use crate::model::SessionId;
 
 /// The root of subscriptions.
 #[derive(Debug, Default)]
@@ -17,38 +20,93 @@ pub struct SubscriptionRoot;
 impl SubscriptionRoot {
     /// Session events, optionally only one user's and only some kinds, from the moment of
     /// subscribing.
+    ///
+    /// With authentication on, API keys need the `read` scope; a session token receives only
+    /// its own user's events (`userId` left out means its own; another user's is
+    /// `FORBIDDEN`), and its subscriptions complete after its own session's `CLOSED` (or
+    /// `DELETED`) event.
     async fn session_events(
         &self,
         ctx: &Context<'_>,
         user_id: Option<String>,
         kinds: Option<Vec<SessionEventKindValue>>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SessionEventObject>>> {
+        let (grant, actor) = access::authorize(ctx, Operation::SessionEvents)?;
+        let user_id = grant
+            .confine_user(user_id)
+            .map_err(|denied| denied.extend())?;
         let controller = ctx.data::<SessionsController>()?.clone();
+        // A token's own session: its subscriptions end with it. A token authenticated when
+        // the connection opened may belong to a session closed since.
+        let own = match actor {
+            Actor::Session { id, .. } => {
+                let open = controller.get(id).await.map_err(|e| e.extend())?;
+                if !open.is_some_and(|session| session.active) {
+                    return Err(Denied::Unauthenticated.extend());
+                }
+                Some(*id)
+            }
+            _ => None,
+        };
         let kinds: Option<Vec<SessionEventKind>> =
             kinds.map(|kinds| kinds.into_iter().map(SessionEventKind::from).collect());
-        let wanted = move |event: &SessionEvent| {
-            user_id.as_ref().is_none_or(|user| *user == event.user_id)
-                && kinds
-                    .as_ref()
-                    .is_none_or(|kinds| kinds.contains(&event.kind))
+        let events = controller.events().subscribe(user_id.as_deref());
+        let state = Feed {
+            events,
+            kinds,
+            own,
+            ended: false,
+            controller,
         };
-        let events = controller.events().subscribe();
-        Ok(events
-            .filter(move |delivery| {
-                let keep = match delivery {
-                    Delivery::Event(event) => wanted(event),
-                    Delivery::Lost => true,
-                };
-                std::future::ready(keep)
-            })
-            .map(move |delivery| match delivery {
-                Delivery::Event(event) => Ok(SessionEventObject {
-                    event,
-                    controller: controller.clone(),
-                }),
+        Ok(futures_util::stream::unfold(state, Feed::next))
+    }
+}
+
+/// One subscription's events: the bus' deliveries for its user, filtered by kind, ending after
+/// a `Lost` or after the end of the token's own session.
+struct Feed {
+    events: EventStream,
+    kinds: Option<Vec<SessionEventKind>>,
+    own: Option<SessionId>,
+    ended: bool,
+    controller: SessionsController,
+}
+
+impl Feed {
+    async fn next(mut self) -> Option<(async_graphql::Result<SessionEventObject>, Self)> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            let event = match self.events.next().await? {
+                Delivery::Event(event) => event,
                 // The bus ends the stream after this: a `next` with the error, then `complete`.
-                Delivery::Lost => Err(events_lost()),
-            }))
+                Delivery::Lost => {
+                    self.ended = true;
+                    return Some((Err(events_lost()), self));
+                }
+            };
+            let last = self.own == Some(event.session_id)
+                && matches!(
+                    event.kind,
+                    SessionEventKind::Closed | SessionEventKind::Deleted
+                );
+            let wanted = self
+                .kinds
+                .as_ref()
+                .is_none_or(|kinds| kinds.contains(&event.kind));
+            if wanted {
+                self.ended = last;
+                let object = SessionEventObject {
+                    event,
+                    controller: self.controller.clone(),
+                };
+                return Some((Ok(object), self));
+            }
+            if last {
+                return None;
+            }
+        }
     }
 }
 

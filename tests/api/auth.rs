@@ -577,7 +577,10 @@ async fn every_root_field_of_the_schema_is_in_the_permission_table() {
     );
     let schema = sessions::build_schema(controller);
     let answer = schema
-        .execute("{ __schema { queryType { fields { name } } mutationType { fields { name } } } }")
+        .execute(
+            "{ __schema { queryType { fields { name } } mutationType { fields { name } } \
+             subscriptionType { fields { name } } } }",
+        )
         .await
         .data
         .into_json()
@@ -588,7 +591,7 @@ async fn every_root_field_of_the_schema_is_in_the_permission_table() {
         .collect();
 
     let mut fields = Vec::new();
-    for root in ["queryType", "mutationType"] {
+    for root in ["queryType", "mutationType", "subscriptionType"] {
         for field in answer["__schema"][root]["fields"]
             .as_array()
             .expect("fields")
@@ -597,7 +600,7 @@ async fn every_root_field_of_the_schema_is_in_the_permission_table() {
         }
     }
 
-    assert!(fields.len() >= 12, "{fields:?}");
+    assert!(fields.len() >= 13, "{fields:?}");
     for field in fields {
         assert!(
             known.contains(&field.as_str()),
