@@ -4,6 +4,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -15,14 +16,19 @@ use crate::config::Config;
 use crate::controller::SessionsController;
 use crate::events::{EventBus, LocalBus, PgBus};
 use crate::graphql::build_schema;
-use crate::http::{HttpOptions, router};
+use crate::http::ws::Sockets;
+use crate::http::{HttpOptions, router_and_sockets};
 use crate::server::{self, ConnectionLimits};
 use crate::store::{self, InstrumentedStore, StoreKind};
+
+/// How long shutdown waits for WebSocket connections to close once told to.
+const SOCKETS_PATIENCE: Duration = Duration::from_secs(5);
 
 /// A service bound to its address, ready to serve.
 pub struct App {
     listener: TcpListener,
     router: Router,
+    sockets: Sockets,
     controller: SessionsController,
     limits: ConnectionLimits,
     addr: SocketAddr,
@@ -66,7 +72,7 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         auth: auth.clone(),
         ..config.http_options()
     };
-    let router = router(schema, controller.clone(), &http);
+    let (router, sockets) = router_and_sockets(schema, controller.clone(), &http);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -74,6 +80,7 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     Ok(App {
         listener,
         router,
+        sockets,
         controller,
         limits: config.connection_limits(),
         addr,
@@ -147,8 +154,8 @@ impl App {
         &self.controller
     }
 
-    /// Serve until `shutdown` completes; then stop accepting, finish the requests in flight,
-    /// and stop the background cleanup. See [`server::serve`] for the connection cap and the
+    /// Serve until `shutdown` completes; then stop accepting, close WebSocket connections
+    /// (1001), finish the requests in flight, and stop the background cleanup. See [`server::serve`] for the connection cap and the
     /// timeouts for slow and idle clients.
     ///
     /// # Errors
@@ -169,7 +176,14 @@ impl App {
             playground = %format!("http://{}/", self.addr),
             "sessions listening"
         );
+        let sockets = self.sockets.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // At once, so subscribers hear of it while the HTTP requests in flight finish.
+            sockets.begin_close();
+        };
         server::serve(self.listener, self.router, self.limits, shutdown).await;
+        self.sockets.close_all(SOCKETS_PATIENCE).await;
         #[cfg(unix)]
         if let Some(reloader) = reloader {
             reloader.abort();

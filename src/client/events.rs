@@ -32,7 +32,11 @@ impl SessionsClient {
     /// dropped) or when the service completes the subscription. Reconnecting is left to the
     /// caller (see the module docs).
     ///
+    /// The client's bearer secret (see [`super::SessionsClientBuilder::bearer`]) goes in
+    /// `connection_init`, where the service looks for it.
+    ///
     /// # Errors
+    /// `Unauthenticated` when the service refuses the credential (or needs one);
     /// `Unavailable` when the WebSocket cannot be opened or the handshake fails.
     pub async fn session_events(
         &self,
@@ -66,12 +70,29 @@ impl SessionsClient {
         let (mut socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .map_err(|e| unavailable(e.to_string()))?;
-        send(&mut socket, json!({ "type": "connection_init" }))
-            .await
-            .map_err(&unavailable)?;
-        match next_message(&mut socket).await {
-            Some(message) if message["type"] == "connection_ack" => {}
-            other => return Err(unavailable(format!("no connection_ack: {other:?}"))),
+        let payload = match self.authorization.as_ref().map(HeaderValue::to_str) {
+            Some(Ok(value)) => json!({ "Authorization": value }),
+            _ => json!({}),
+        };
+        send(
+            &mut socket,
+            json!({ "type": "connection_init", "payload": payload }),
+        )
+        .await
+        .map_err(&unavailable)?;
+        match acknowledged(&mut socket).await {
+            Ok(()) => {}
+            Err(Some(FORBIDDEN)) => {
+                return Err(ClientError::Unauthenticated {
+                    correlation_id: correlation_id.clone(),
+                });
+            }
+            Err(code) => {
+                let code = code.map_or("none".to_owned(), |code| code.to_string());
+                return Err(unavailable(format!(
+                    "no connection_ack (close code {code})"
+                )));
+            }
         }
         let kinds: Option<Vec<&str>> = kinds.map(|k| k.iter().map(|k| k.as_str()).collect());
         let variables = json!({ "userId": user_id, "kinds": kinds });
@@ -110,6 +131,31 @@ fn events(
     })
 }
 
+/// The close code of a refused `connection_init` (graphql-transport-ws' "Forbidden").
+const FORBIDDEN: u16 = 4403;
+
+/// Wait for `connection_ack`; else the close code the service ended the connection with, if
+/// any.
+async fn acknowledged(socket: &mut Socket) -> Result<(), Option<u16>> {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => {
+                let message: Value = serde_json::from_str(&text).map_err(|_| None)?;
+                match message["type"].as_str() {
+                    Some("connection_ack") => return Ok(()),
+                    Some("ping") => send(socket, json!({ "type": "pong" }))
+                        .await
+                        .map_err(|_| None)?,
+                    _ => return Err(None),
+                }
+            }
+            Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| f.code.into())),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return Err(None),
+        }
+    }
+}
+
 /// The next protocol message, answering pings on the way; `None` once the socket is closed.
 async fn next_message(socket: &mut Socket) -> Option<Value> {
     loop {
@@ -138,13 +184,20 @@ async fn send(socket: &mut Socket, message: Value) -> Result<(), String> {
 /// A `next` payload as an event, or the error it carries.
 fn parse(payload: &Value, correlation_id: &str) -> Result<SessionEvent, ClientError> {
     if let Some(error) = payload["errors"].get(0) {
-        return Err(ClientError::Server {
-            code: error["extensions"]["code"]
-                .as_str()
-                .unwrap_or("UNKNOWN")
-                .to_owned(),
-            message: error["message"].as_str().unwrap_or_default().to_owned(),
-            correlation_id: correlation_id.to_owned(),
+        let code = error["extensions"]["code"].as_str().unwrap_or("UNKNOWN");
+        let message = error["message"].as_str().unwrap_or_default().to_owned();
+        let correlation_id = correlation_id.to_owned();
+        return Err(match code {
+            "UNAUTHENTICATED" => ClientError::Unauthenticated { correlation_id },
+            "FORBIDDEN" => ClientError::Forbidden {
+                message,
+                correlation_id,
+            },
+            code => ClientError::Server {
+                code: code.to_owned(),
+                message,
+                correlation_id,
+            },
         });
     }
     let event = &payload["data"]["sessionEvents"];

@@ -48,6 +48,8 @@ pub struct SessionsClient {
     http: reqwest::Client,
     endpoint: reqwest::Url,
     correlation_id: Option<String>,
+    /// The `Authorization` value, also sent in `connection_init` by `session_events`.
+    authorization: Option<HeaderValue>,
 }
 
 /// Builds a [`SessionsClient`] with a timeout and extra headers.
@@ -112,6 +114,7 @@ impl SessionsClientBuilder {
             .map_err(|()| config(format!("base URL {:?} cannot have a path", self.base_url)))?
             .pop_if_empty()
             .push("graphql");
+        let authorization = self.headers.get(reqwest::header::AUTHORIZATION).cloned();
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
             .default_headers(self.headers)
@@ -121,6 +124,7 @@ impl SessionsClientBuilder {
             http,
             endpoint,
             correlation_id: None,
+            authorization,
         })
     }
 }

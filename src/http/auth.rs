@@ -26,9 +26,14 @@ pub fn credential(headers: &HeaderMap) -> Credential {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Credential::None;
     };
-    let Ok(text) = value.to_str() else {
-        return Credential::Malformed;
-    };
+    match value.to_str() {
+        Ok(text) => bearer(text),
+        Err(_) => Credential::Malformed,
+    }
+}
+
+/// The credential in an `Authorization` value: `Bearer <secret>`, or something else.
+pub fn bearer(text: &str) -> Credential {
     match text.split_once(' ') {
         Some((scheme, secret))
             if scheme.eq_ignore_ascii_case("bearer") && !secret.trim().is_empty() =>
@@ -43,6 +48,10 @@ pub fn credential(headers: &HeaderMap) -> Credential {
 /// extensions and its label in the request's log span, or answer 401 (`WWW-Authenticate:
 /// Bearer`) for a bad credential, and for a missing one unless the route may run without
 /// (GraphQL introspection with `public_introspection`).
+///
+/// A WebSocket handshake passes with its header's credential unchecked
+/// ([`ws::Handshake`](super::ws::Handshake)): subscriptions authenticate at
+/// `connection_init`, since browsers cannot set headers on a WebSocket.
 pub async fn authenticate(
     State(state): State<AppState>,
     Extension(id): Extension<CorrelationId>,
@@ -51,6 +60,12 @@ pub async fn authenticate(
 ) -> Response {
     let rest = request.uri().path().starts_with(crate::rest::PREFIX);
     let credential = credential(request.headers());
+    if !rest && super::ws::is_upgrade(&request) {
+        request
+            .extensions_mut()
+            .insert(super::ws::Handshake(credential));
+        return next.run(request).await;
+    }
     let actor = match state
         .auth
         .authenticate(&credential, &state.controller)

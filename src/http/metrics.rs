@@ -5,19 +5,25 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
+use super::AppState;
 use crate::metrics;
 
 /// The content type of Prometheus' text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// `GET /metrics`: every series, with the process' own metrics read afresh.
-pub async fn serve() -> Response {
-    match metrics::render() {
+/// `GET /metrics`: every series, with the process' own metrics and the open subscriptions
+/// and WebSockets read afresh.
+pub async fn serve(State(state): State<AppState>) -> Response {
+    let live = metrics::Live {
+        subscriptions: state.controller.events().subscribers(),
+        websockets: state.sockets.open(),
+    };
+    match metrics::render(live) {
         Some(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         // Another recorder (the host program's) receives the metrics; it exports them.
         None => StatusCode::NOT_FOUND.into_response(),

@@ -101,7 +101,20 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// `GET /metrics` (Prometheus), and the v1 REST commands under `POST /v1/sessions/`.
 ///
 /// The first router built installs the process-wide metrics recorder (see [`crate::metrics`]).
+///
+/// WebSocket connections outlive a graceful shutdown of the HTTP server; use
+/// [`router_and_sockets`] to close them (with 1001) when the host shuts down.
 pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpOptions) -> Router {
+    router_and_sockets(schema, controller, options).0
+}
+
+/// [`router`], with the handle of its WebSocket connections, to close them at shutdown
+/// ([`ws::Sockets::close_all`]).
+pub fn router_and_sockets(
+    schema: AppSchema,
+    controller: SessionsController,
+    options: &HttpOptions,
+) -> (Router, ws::Sockets) {
     let base_path = options.base_path.trim_end_matches('/');
     crate::metrics::install();
     for (method, route) in ROUTES {
@@ -116,17 +129,18 @@ pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpO
     for method in ["GET", "POST"] {
         crate::metrics::register_route(method, crate::metrics::UNMATCHED_ROUTE, &[404]);
     }
+    let sockets = ws::Sockets::new(options.max_websockets);
     let state = AppState {
         schema,
         controller,
         started: Instant::now(),
         playground: Bytes::from(playground::page(base_path, options.auth.is_on())),
-        sockets: ws::Sockets::new(options.max_websockets),
+        sockets: sockets.clone(),
         auth: options.auth.clone(),
         public_introspection: options.public_introspection,
     };
     // The API routes, behind authentication; the rest below are public. The WebSocket
-    // upgrade shares GET /graphql, so it passes the same check.
+    // upgrade shares GET /graphql; it authenticates at `connection_init` (see `ws`).
     let api = Router::new()
         .route("/graphql", get(ws::get).post(graphql::post))
         .merge(crate::rest::routes())
@@ -145,7 +159,7 @@ pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpO
         .with_state(state);
     // Layers wrap what comes before them, so the last is outermost: the correlation id exists before the span is made and before any
     // error body is written; the error mapper sits outside the limits it reports on.
-    routes
+    let router = routes
         // Inside the request span, so the panic is logged with the correlation id; the
         // plain 500 it returns becomes a JSON error body in `json_errors`.
         .layer(CatchPanicLayer::custom(errors::panic_response))
@@ -170,7 +184,8 @@ pub fn router(schema: AppSchema, controller: SessionsController, options: &HttpO
         // `Authorization` as "Sensitive", never its value.
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
-        ]))
+        ]));
+    (router, sockets)
 }
 
 fn cors(origins: &[HeaderValue]) -> CorsLayer {

@@ -16,11 +16,22 @@
 //! A connection holds at most [`MAX_SUBSCRIPTIONS`] subscriptions; one more is answered with
 //! an `error` message for its id. The number of WebSocket connections is capped too
 //! (`--max-websockets`); over the cap the upgrade is refused with 503.
+//!
+//! **Authentication** happens at `connection_init`, not at the upgrade: browsers cannot put
+//! headers on a WebSocket. The credential is the payload's `Authorization` (or
+//! `authorization`) field, `"Bearer <secret>"`; without one, the upgrade request's own
+//! `Authorization` header counts. With authentication on, a missing or bad credential closes
+//! the connection with 4403, and a failing token lookup with 4500. The actor is fixed for
+//! the connection's life: a key removed by a reload keeps its open connections (close them
+//! by restarting), while a session token's subscriptions end with its session.
+//!
+//! At shutdown every connection is closed with 1001 (going away).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_graphql::Data;
 use async_graphql::http::{
     ClientMessage, WebSocket as Protocol, WebSocketProtocols as Protocols, WsMessage,
 };
@@ -31,14 +42,16 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use futures_util::{SinkExt, StreamExt, TryFutureExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 use super::AppState;
+use super::auth;
 use super::correlation::CorrelationId;
 use super::errors::error_response;
 use super::graphql::Params;
-use crate::auth::Actor;
+use crate::auth::{Actor, AuthError, Authenticator, Credential};
+use crate::controller::SessionsController;
 use crate::graphql::AppSchema;
 use crate::graphql::errors::code;
 
@@ -53,44 +66,95 @@ pub const DEFAULT_MAX_WEBSOCKETS: usize = 1000;
 mod close {
     pub const BAD_MESSAGE: u16 = 4400;
     pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
     pub const INIT_TIMEOUT: u16 = 4408;
     pub const DUPLICATE_ID: u16 = 4409;
     pub const TOO_MANY_INITS: u16 = 4429;
+    pub const INTERNAL_ERROR: u16 = 4500;
+    /// RFC 6455's "going away": the server is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
 }
 
-/// The WebSocket connections open now, bounded.
+/// The WebSocket connections open now, bounded, and the signal that closes them all.
+/// A cheap `Clone` handle.
 #[derive(Clone, Debug)]
-pub struct Sockets(Arc<Semaphore>);
+pub struct Sockets {
+    slots: Arc<Semaphore>,
+    max: usize,
+    closing: Arc<watch::Sender<bool>>,
+}
 
 impl Sockets {
     /// Room for `max` connections at once.
     pub fn new(max: usize) -> Self {
-        Self(Arc::new(Semaphore::new(max)))
+        let (closing, _) = watch::channel(false);
+        Self {
+            slots: Arc::new(Semaphore::new(max)),
+            max,
+            closing: Arc::new(closing),
+        }
     }
+
+    /// How many WebSocket connections are open now.
+    pub fn open(&self) -> usize {
+        self.max - self.slots.available_permits()
+    }
+
+    /// Tell every connection to close (with 1001); new upgrades are refused with 503.
+    pub fn begin_close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Close every connection (with 1001) and refuse new ones; returns once all have closed,
+    /// or after `patience`.
+    pub async fn close_all(&self, patience: Duration) {
+        self.begin_close();
+        let all = u32::try_from(self.max).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(patience, self.slots.acquire_many(all)).await;
+    }
+}
+
+/// What the authentication middleware leaves for a WebSocket handshake instead of an
+/// [`Actor`]: the handshake's own `Authorization` header, used when `connection_init` carries
+/// no credential.
+#[derive(Clone, Debug)]
+pub struct Handshake(pub Credential);
+
+/// Whether `request` asks to become a WebSocket (authentication waits for `connection_init`).
+pub fn is_upgrade(request: &axum::extract::Request) -> bool {
+    request.method() == axum::http::Method::GET
+        && request
+            .headers()
+            .get(header::UPGRADE)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"))
 }
 
 /// `GET /graphql`: a WebSocket upgrade when the client asks for one, else GraphQL over HTTP.
 pub async fn get(
     State(state): State<AppState>,
     Extension(id): Extension<CorrelationId>,
-    Extension(actor): Extension<Actor>,
+    actor: Option<Extension<Actor>>,
+    handshake: Option<Extension<Handshake>>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     params: Result<Query<Params<String>>, QueryRejection>,
 ) -> Response {
-    match upgrade {
-        Ok(upgrade) => accept(upgrade, &headers, &state, &id),
-        // Not an upgrade request: GraphQL over HTTP.
-        Err(_) => {
-            super::graphql::get(
-                State(state),
-                Extension(id),
-                Extension(actor),
-                headers,
-                params,
-            )
-            .await
+    match (upgrade, actor, handshake) {
+        (Ok(upgrade), _, handshake) => {
+            let credential = handshake.map_or(Credential::None, |Extension(h)| h.0);
+            accept(upgrade, &headers, &state, &id, credential)
         }
+        // Not an upgrade request: GraphQL over HTTP, as the middleware authenticated it.
+        (Err(_), Some(actor), _) => {
+            super::graphql::get(State(state), Extension(id), actor, headers, params).await
+        }
+        // It said `Upgrade: websocket` (so it was not authenticated) but is no valid handshake.
+        (Err(rejection), None, _) => error_response(
+            StatusCode::BAD_REQUEST,
+            code::BAD_REQUEST,
+            format!("invalid WebSocket handshake: {rejection}"),
+            &id,
+        ),
     }
 }
 
@@ -100,7 +164,9 @@ fn accept(
     headers: &HeaderMap,
     state: &AppState,
     id: &CorrelationId,
+    credential: Credential,
 ) -> Response {
+    let state = state.clone();
     let speaks = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -111,8 +177,12 @@ fn accept(
         let message = "WebSocket clients must ask for the graphql-transport-ws subprotocol";
         return error_response(StatusCode::BAD_REQUEST, code::BAD_REQUEST, message, id);
     }
-    let schema = state.schema.clone();
-    let Ok(permit) = state.sockets.0.clone().try_acquire_owned() else {
+    let closing = state.sockets.closing.subscribe();
+    let permit = match state.sockets.slots.clone().try_acquire_owned() {
+        Ok(permit) if !*closing.borrow() => Some(permit),
+        _ => None,
+    };
+    let Some(permit) = permit else {
         let message = "too many WebSocket connections; retry later";
         return error_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -126,11 +196,24 @@ fn accept(
         // Past the body limit the message is refused with 4400 (see `Screen`); the socket's own
         // bound only stops a client from making us buffer without end.
         .max_message_size(super::body::MAX_DRAIN_BYTES)
-        .on_upgrade(move |socket| serve(socket, schema, permit))
+        .on_upgrade(move |socket| {
+            let login = Login {
+                auth: state.auth.clone(),
+                controller: state.controller.clone(),
+                header: credential,
+            };
+            serve(socket, state.schema, login, closing, permit)
+        })
 }
 
-/// Serve one connection until either side closes it.
-async fn serve(socket: WebSocket, schema: AppSchema, _permit: OwnedSemaphorePermit) {
+/// Serve one connection until either side closes it, or the server shuts down.
+async fn serve(
+    socket: WebSocket,
+    schema: AppSchema,
+    login: Login,
+    mut closing: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+) {
     let (mut sink, mut source) = socket.split();
     // Screened messages for async-graphql; bounded: when it is full, one message waits in
     // `waiting` and the socket is not read until it is handed over, so a client cannot make
@@ -141,8 +224,20 @@ async fn serve(socket: WebSocket, schema: AppSchema, _permit: OwnedSemaphorePerm
     let screened = futures_util::stream::unfold(screened, |mut screened| async move {
         screened.recv().await.map(|message| (Ok(message), screened))
     });
+    // The actor reaches async-graphql's connection data once `connection_init` has been
+    // authenticated here; async-graphql only sees an init that passed.
+    let (actor_found, actor) = oneshot::channel::<Actor>();
+    let mut actor_found = Some(actor_found);
     let mut protocol =
-        Protocol::from_message_stream(schema, Box::pin(screened), Protocols::GraphQLWS);
+        Protocol::from_message_stream(schema, Box::pin(screened), Protocols::GraphQLWS)
+            .on_connection_init(move |_payload| async move {
+                let actor = actor
+                    .await
+                    .map_err(|_| async_graphql::Error::new("not authenticated"))?;
+                let mut data = Data::default();
+                data.insert(actor);
+                Ok(data)
+            });
     let mut screen = Screen::default();
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
@@ -156,6 +251,20 @@ async fn serve(socket: WebSocket, schema: AppSchema, _permit: OwnedSemaphorePerm
             }
             incoming = source.next(), if waiting.is_none() => match incoming {
                 Some(Ok(message)) => match screen.check(message) {
+                    Verdict::Init(message) => match login.check(&message).await {
+                        Ok(actor) => {
+                            if let Some(found) = actor_found.take() {
+                                let _ = found.send(actor);
+                            }
+                            if let Err(mpsc::error::TrySendError::Full(message)) =
+                                forward.try_send(*message)
+                            {
+                                waiting = Some(message);
+                            }
+                            continue;
+                        }
+                        Err((code, reason)) => close_message(code, reason),
+                    },
                     Verdict::Forward(message) => {
                         if let Err(mpsc::error::TrySendError::Full(message)) =
                             forward.try_send(*message)
@@ -182,6 +291,9 @@ async fn serve(socket: WebSocket, schema: AppSchema, _permit: OwnedSemaphorePerm
             },
             () = &mut init_deadline, if !screen.initialised => {
                 close_message(close::INIT_TIMEOUT, "Connection initialisation timeout")
+            }
+            Ok(()) = closing.wait_for(|closing| *closing).map_ok(drop) => {
+                close_message(close::GOING_AWAY, "the server is shutting down")
             }
         };
         let closing = matches!(outgoing, Message::Close(_));
@@ -213,8 +325,49 @@ fn close_message(code: u16, reason: &str) -> Message {
     }))
 }
 
+/// Who may open subscriptions on a connection: decided at `connection_init`.
+struct Login {
+    auth: Authenticator,
+    controller: SessionsController,
+    /// The upgrade request's `Authorization` header.
+    header: Credential,
+}
+
+impl Login {
+    /// The actor of `connection_init`'s credential, or the close code and reason that refuse
+    /// it.
+    async fn check(&self, init: &ClientMessage) -> Result<Actor, (u16, &'static str)> {
+        let ClientMessage::ConnectionInit { payload } = init else {
+            return Err((close::BAD_MESSAGE, "expected connection_init"));
+        };
+        let credential = match payload.as_ref().and_then(|payload| {
+            payload
+                .get("Authorization")
+                .or_else(|| payload.get("authorization"))
+        }) {
+            Some(serde_json::Value::String(text)) => auth::bearer(text),
+            Some(_) => Credential::Malformed,
+            None => self.header.clone(),
+        };
+        match self.auth.authenticate(&credential, &self.controller).await {
+            Ok(Actor::Unauthenticated) | Err(AuthError::Denied(_)) => Err((
+                close::FORBIDDEN,
+                "Forbidden: a valid API key or session token is required in connection_init's \
+                 payload: {\"Authorization\": \"Bearer <secret>\"}",
+            )),
+            Ok(actor) => Ok(actor),
+            Err(AuthError::Store(error)) => {
+                tracing::warn!(error = ?error, "WebSocket authentication: token lookup failed");
+                Err((close::INTERNAL_ERROR, "Internal server error"))
+            }
+        }
+    }
+}
+
 /// What to do with one message from the client.
 enum Verdict {
+    /// The first `connection_init`: authenticate it, then forward it.
+    Init(Box<ClientMessage>),
     Forward(Box<ClientMessage>),
     Reply(String),
     Ignore,
@@ -261,7 +414,10 @@ impl Screen {
                     "Too many initialisation requests".into(),
                 );
             }
-            ClientMessage::ConnectionInit { .. } => self.initialised = true,
+            ClientMessage::ConnectionInit { .. } => {
+                self.initialised = true;
+                return Verdict::Init(Box::new(message));
+            }
             ClientMessage::Start { .. } if !self.initialised => {
                 return Verdict::Close(close::UNAUTHORIZED, "Unauthorized".into());
             }

@@ -51,6 +51,11 @@ pub const STORE_DURATION: &str = "sessions_store_operation_duration_seconds";
 /// Store operations that failed, by `store` and `operation`.
 pub const STORE_ERRORS: &str = "sessions_store_errors_total";
 
+/// Open `sessionEvents` subscriptions on this instance (read at each scrape).
+pub const EVENT_SUBSCRIPTIONS: &str = "sessions_event_subscriptions";
+/// Open WebSocket connections on this instance (read at each scrape).
+pub const WEBSOCKET_CONNECTIONS: &str = "sessions_websocket_connections";
+
 /// Bucket bounds of every duration histogram, in seconds: from half a millisecond (a memory
 /// store answers in microseconds, a SQL store in a few hundred) to the 30 s request timeout.
 pub const DURATION_BUCKETS: &[f64] = &[
@@ -114,12 +119,23 @@ fn new_exporter() -> Option<Exporter> {
     Some(Exporter { handle, process })
 }
 
-/// Every series in the Prometheus text format, process metrics freshly read; `None` when
-/// [`install`] did not install the recorder.
-pub fn render() -> Option<String> {
+/// Every series in the Prometheus text format, process metrics and `live` freshly read;
+/// `None` when [`install`] did not install the recorder.
+pub fn render(live: Live) -> Option<String> {
     let exporter = EXPORTER.get()?.as_ref()?;
     exporter.process.collect();
+    ::metrics::gauge!(EVENT_SUBSCRIPTIONS).set(live.subscriptions as f64);
+    ::metrics::gauge!(WEBSOCKET_CONNECTIONS).set(live.websockets as f64);
     Some(exporter.handle.render())
+}
+
+/// Gauges read when scraped rather than kept up to date on every change.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Live {
+    /// Open `sessionEvents` subscriptions.
+    pub subscriptions: usize,
+    /// Open WebSocket connections.
+    pub websockets: usize,
 }
 
 fn describe() {
@@ -140,6 +156,16 @@ fn describe() {
         "Time to run a GraphQL operation"
     );
     describe_gauge!(SESSIONS_ACTIVE, Unit::Count, "Open sessions");
+    describe_gauge!(
+        EVENT_SUBSCRIPTIONS,
+        Unit::Count,
+        "Open sessionEvents subscriptions on this instance"
+    );
+    describe_gauge!(
+        WEBSOCKET_CONNECTIONS,
+        Unit::Count,
+        "Open WebSocket connections on this instance"
+    );
     describe_counter!(SESSIONS_OPENED, Unit::Count, "Sessions opened");
     describe_counter!(SESSIONS_CLOSED, Unit::Count, "Sessions closed");
     describe_counter!(SESSIONS_DELETED, Unit::Count, "Sessions deleted");

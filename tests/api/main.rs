@@ -10,6 +10,7 @@ mod client_lifecycle;
 mod connections;
 mod embedded;
 mod events;
+mod events_access;
 mod events_protocol;
 mod hardening;
 mod helpers;

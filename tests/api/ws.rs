@@ -36,6 +36,11 @@ pub enum Next {
 impl Ws {
     /// Connect, asking for the `graphql-transport-ws` subprotocol.
     pub async fn connect(addr: SocketAddr) -> Self {
+        Self::connect_with_header(addr, None).await
+    }
+
+    /// Connect with `authorization` as the handshake's `Authorization` header, if any.
+    pub async fn connect_with_header(addr: SocketAddr, authorization: Option<&str>) -> Self {
         let mut request = format!("ws://{addr}/graphql")
             .into_client_request()
             .expect("request");
@@ -43,6 +48,12 @@ impl Ws {
             "Sec-WebSocket-Protocol",
             HeaderValue::from_static("graphql-transport-ws"),
         );
+        if let Some(value) = authorization {
+            request.headers_mut().insert(
+                "Authorization",
+                HeaderValue::from_str(value).expect("header value"),
+            );
+        }
         let (stream, response) = tokio_tungstenite::connect_async(request)
             .await
             .expect("WebSocket connects");
@@ -58,6 +69,23 @@ impl Ws {
         let mut ws = Self::connect(addr).await;
         ws.send(json!({ "type": "connection_init" })).await;
         assert_eq!(ws.json().await["type"], "connection_ack");
+        ws
+    }
+
+    /// Connect and send `connection_init` with `payload`; the server's answer is left unread.
+    pub async fn init_with(addr: SocketAddr, payload: Value) -> Self {
+        let mut ws = Self::connect(addr).await;
+        ws.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        ws
+    }
+
+    /// Connect with `Authorization: Bearer <secret>` in `connection_init` and wait for the ack.
+    pub async fn ready_as(addr: SocketAddr, secret: &str) -> Self {
+        let mut ws =
+            Self::init_with(addr, json!({ "Authorization": format!("Bearer {secret}") })).await;
+        let ack = ws.json().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
         ws
     }
 
