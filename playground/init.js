@@ -5,9 +5,31 @@
   "use strict";
   const config = JSON.parse(document.getElementById("playground-config").textContent);
   const endpoint = new URL(config.endpoint, window.location.href).toString();
-  // Subscriptions go over a WebSocket to the same endpoint (graphql-transport-ws).
-  const wsClient = graphqlWs.createClient({ url: endpoint.replace(/^http/, "ws") });
-  const fetcher = GraphiQL.createFetcher({ url: endpoint, wsClient });
+  // Subscriptions go over a WebSocket to the same endpoint (graphql-transport-ws). A browser
+  // cannot put headers on a WebSocket, so the headers editor's Authorization travels in
+  // connection_init's payload; a changed Authorization opens a new connection.
+  const wsUrl = endpoint.replace(/^http/, "ws");
+  let wsClient = null;
+  let wsAuthorization = null;
+  function wsClientFor(headers) {
+    const authorization = (headers && (headers.Authorization || headers.authorization)) || null;
+    if (wsClient === null || authorization !== wsAuthorization) {
+      if (wsClient !== null) {
+        wsClient.dispose();
+      }
+      wsAuthorization = authorization;
+      wsClient = graphqlWs.createClient({
+        url: wsUrl,
+        connectionParams: authorization ? { Authorization: authorization } : {},
+      });
+    }
+    return wsClient;
+  }
+  const fetcher = (params, options) =>
+    GraphiQL.createFetcher({ url: endpoint, wsClient: wsClientFor(options && options.headers) })(
+      params,
+      options
+    );
   const tabs = config.tabs;
   // With authentication on, requests need "Authorization: Bearer <secret>": the headers
   // editor opens with a placeholder to replace with an API key or a session token.
