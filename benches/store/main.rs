@@ -2,6 +2,9 @@
 //! by user, and close-expired over 100 000 sessions; and the cleanup at the scale of a
 //! million sessions (`lifecycle`).
 //!
+//! The `*_64_concurrent` benches run 64 writes at once (as 64 HTTP clients would) and report
+//! the time per write: on SQLite they show what committing concurrent writes together saves.
+//!
 //! Run: `cargo bench --bench store` (add `-- memory` to run one store's benches only). The
 //! PostgreSQL benches run when `SESSIONS_BENCH_DATABASE_URL` (or `SESSIONS_TEST_DATABASE_URL`)
 //! names a database where the role may create schemas; each store gets a schema of its own.
@@ -16,7 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use futures::future::join_all;
 use serde_json::json;
 use sessions::clock::{Clock, ManualClock};
 use sessions::model::truncate_to_millis;
@@ -34,6 +38,8 @@ const POPULATION: usize = 100_000;
 const PER_USER: usize = 50;
 /// Users in the populated store.
 const USERS: usize = POPULATION / PER_USER;
+/// Clients writing at once in the concurrent benches.
+const CONCURRENT: usize = 64;
 /// The user whose sessions are listed.
 const LISTED_USER: &str = "user-42";
 
@@ -177,6 +183,29 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, backend: &Backend) {
             controller.store_data(id, Some(json!({ "step": 1 })))
         });
     });
+    // 64 clients at once, as over HTTP: what group commit is for. One iteration is all 64
+    // writes answered; criterion reports it per write (`Throughput::Elements`).
+    group.throughput(Throughput::Elements(CONCURRENT as u64));
+    group.bench_function("store_data_64_concurrent", |b| {
+        let Populated {
+            controller, ids, ..
+        } = populated();
+        let mut next = ids.chunks(CONCURRENT).cycle();
+        b.to_async(rt).iter(|| {
+            let chunk = next.next().expect("cycle never ends");
+            join_all(
+                chunk
+                    .iter()
+                    .map(|id| controller.store_data(id, Some(json!({ "step": 1 })))),
+            )
+        });
+    });
+    group.bench_function("open_64_concurrent", |b| {
+        let controller = &populated().controller;
+        b.to_async(rt)
+            .iter(|| join_all((0..CONCURRENT).map(|n| controller.open(black_box(new_session(n))))));
+    });
+    group.throughput(Throughput::Elements(1));
     group.bench_function("list_by_user_page_of_20", |b| {
         let controller = &populated().controller;
         let filter = by_user(LISTED_USER);

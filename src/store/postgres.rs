@@ -1,7 +1,7 @@
 //! `PostgresStore`: sessions in a PostgreSQL database, shared by any number of instances.
 
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,14 +11,13 @@ use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{
-    PgArgumentBuffer, PgArguments, PgConnectOptions, PgExecutor, PgPool, PgPoolOptions, PgRow,
-    PgTypeInfo,
+    PgArgumentBuffer, PgArguments, PgConnectOptions, PgConnection, PgExecutor, PgRow, PgTypeInfo,
 };
 use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{ConnectOptions, Connection, Encode, Postgres, Row, Type};
 
-use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
+use super::sql::{self, Connections, Listing, Param, Statements, insert_error, store_error};
 use super::{Closing, SessionStore, StoreError};
 use crate::model::{
     Admission, CLOSED_BY_SYSTEM, CloseReason, Closed, Cutoffs, Page, PageRequest, Session,
@@ -31,17 +30,57 @@ static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new("GREATEST"))
 /// unavailable: short, so that while the database is down requests fail fast.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections per instance.
-const MAX_CONNECTIONS: u32 = 10;
+const MAX_CONNECTIONS: usize = 10;
+
+/// Run `$run`, an expression of `$connection: &mut PgConnection` (a statement, or a call
+/// that runs a transaction), on a connection of `$store`; when that connection turns out to
+/// be gone (the database restarted, or ended the connection), run it once more on a new
+/// connection. Evaluates to `Result<_, sqlx::Error>`.
+///
+/// Connections are lent without a check (see [`Connections`]), so a broken one is found by
+/// the statement itself. Running it again is safe: on a connection that was already gone the
+/// statement did not run, and a transaction cut short was rolled back by the server. (The one
+/// case left is a connection lost while its `COMMIT` was in flight, which no client can tell
+/// from one lost before.)
+macro_rules! once_more {
+    ($store:expr, |$connection:ident| $run:expr) => {
+        async {
+            let mut lease = $store.connections.lease().await?;
+            let first = {
+                let $connection = lease.connection();
+                $run.await
+            };
+            if lease.retry(&first).await? {
+                let second = {
+                    let $connection = lease.connection();
+                    $run.await
+                };
+                lease.forget_if_lost(&second);
+                second
+            } else {
+                first
+            }
+        }
+        .await
+    };
+}
 
 /// Keeps sessions in PostgreSQL. Any number of instances may share one database: every
 /// change is one statement that PostgreSQL applies atomically, and conditional updates
 /// (`WHERE active`) make sure each session is closed once however many instances race.
 ///
-/// Connections that break are replaced on the next request, so the service resumes on its
-/// own when the database comes back.
-#[derive(Debug, Clone)]
+/// Connections that break are replaced on the next request, which runs its statement once
+/// more on a new connection: the service resumes on its own when the database comes back,
+/// and a connection the database ended while idle costs no request an error.
+#[derive(Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
+    connections: Arc<Connections<PgConnection>>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostgresStore")
+    }
 }
 
 impl PostgresStore {
@@ -59,21 +98,20 @@ impl PostgresStore {
         }
         // One direct connection first: its error says why the database cannot be reached,
         // where the pool would only report that it timed out.
-        let probe = tokio::time::timeout(ACQUIRE_TIMEOUT, options.connect())
+        let mut probe = tokio::time::timeout(ACQUIRE_TIMEOUT, options.connect())
             .await
             .map_err(|_| StoreError::Unavailable("timed out connecting to PostgreSQL".into()))?
             .map_err(store_error)?;
-        probe.close().await.map_err(store_error)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_lazy_with(options);
         // Instances starting together are safe: the migrator holds an advisory lock.
         sqlx::migrate!("migrations/postgres")
-            .run(&pool)
+            .run(&mut probe)
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
-        Ok(Self { pool })
+        probe.close().await.map_err(store_error)?;
+        let connections = Connections::new(options, MAX_CONNECTIONS, ACQUIRE_TIMEOUT);
+        Ok(Self {
+            connections: Arc::new(connections),
+        })
     }
 }
 
@@ -205,6 +243,96 @@ async fn count_rows<'c>(
     Ok(u64::try_from(count).unwrap_or(0))
 }
 
+/// Limited open, in one transaction: lock the user, close their expired sessions, evict the
+/// oldest open ones over `limit`, insert. The closed rows, and the evicted ids unless denied.
+async fn admit(
+    connection: &mut PgConnection,
+    session: &Session,
+    limit: UserLimit,
+    cutoffs: Cutoffs,
+) -> Result<(Vec<sql::ClosedRow>, Option<Vec<String>>), sqlx::Error> {
+    let now = bound(session.open_time);
+    let mut tx = connection.begin().await?;
+    sqlx::query(LOCK_USER)
+        .bind(&session.user_id)
+        .execute(&mut *tx)
+        .await?;
+    let expired: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_user_expired)
+        .bind(&session.user_id)
+        .bind(bound(cutoffs.idle))
+        .bind(lifetime(cutoffs))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+    let open: Vec<(String,)> = sqlx::query_as(&SQL.user_open)
+        .bind(&session.user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let Some(excess) = sql::to_evict(open.len(), limit) else {
+        // Nothing is stored, but the expired sessions closed above stay closed, as on every
+        // store: commit rather than let the drop roll them back.
+        tx.commit().await?;
+        return Ok((expired, None));
+    };
+    let mut evicted = Vec::with_capacity(excess);
+    for (id,) in open.into_iter().take(excess) {
+        sqlx::query(&SQL.close)
+            .bind(&id)
+            .bind(now)
+            .bind(CloseReason::Evicted.as_str())
+            .bind(CLOSED_BY_SYSTEM)
+            .execute(&mut *tx)
+            .await?;
+        evicted.push(id);
+    }
+    insert_row(session).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok((expired, Some(evicted)))
+}
+
+/// A page and the number of all matches, from one snapshot.
+async fn page_and_total(
+    connection: &mut PgConnection,
+    listing: &Listing,
+) -> Result<(Vec<PgRow>, u64), sqlx::Error> {
+    let mut tx = connection
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
+    let rows = page_rows(&mut *tx, listing).await?;
+    let total = count_rows(&mut *tx, listing).await?;
+    tx.commit().await?;
+    Ok((rows, total))
+}
+
+/// Revoke a user's open sessions but `except`, under the user's lock.
+async fn revoke(
+    connection: &mut PgConnection,
+    user_id: &str,
+    except: &str,
+    now: DateTime<Utc>,
+    by: &str,
+) -> Result<Vec<sql::ClosedRow>, sqlx::Error> {
+    let mut tx = connection.begin().await?;
+    sqlx::query(LOCK_USER)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_user)
+        .bind(user_id)
+        .bind(except)
+        .bind(bound(now))
+        .bind(by)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// The session in `row`, if any.
+fn session_in(row: Option<PgRow>) -> Result<Option<Session>, sqlx::Error> {
+    row.as_ref().map(session).transpose()
+}
+
 #[async_trait]
 impl SessionStore for PostgresStore {
     fn kind(&self) -> &'static str {
@@ -212,9 +340,7 @@ impl SessionStore for PostgresStore {
     }
 
     async fn insert(&self, session: &Session) -> Result<(), StoreError> {
-        insert_row(session)
-            .execute(&self.pool)
-            .await
+        once_more!(self, |connection| insert_row(session).execute(connection))
             .map_err(|e| insert_error(e, session.id))?;
         Ok(())
     }
@@ -225,60 +351,19 @@ impl SessionStore for PostgresStore {
         limit: UserLimit,
         cutoffs: Cutoffs,
     ) -> Result<Admission, StoreError> {
-        let now = bound(session.open_time);
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        sqlx::query(LOCK_USER)
-            .bind(&session.user_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let expired: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_user_expired)
-            .bind(&session.user_id)
-            .bind(bound(cutoffs.idle))
-            .bind(lifetime(cutoffs))
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let expired = sql::closed(expired)?;
-        let open: Vec<(String,)> = sqlx::query_as(&SQL.user_open)
-            .bind(&session.user_id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let Some(excess) = sql::to_evict(open.len(), limit) else {
-            // Nothing is stored, but the expired sessions closed above stay closed, as on
-            // every store: commit rather than let the drop roll them back.
-            tx.commit().await.map_err(store_error)?;
-            return Ok(Admission::Denied { expired });
-        };
-        let mut evicted = Vec::with_capacity(excess);
-        for (id,) in open.into_iter().take(excess) {
-            sqlx::query(&SQL.close)
-                .bind(&id)
-                .bind(now)
-                .bind(CloseReason::Evicted.as_str())
-                .bind(CLOSED_BY_SYSTEM)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            evicted.push(id.parse().map_err(|e| StoreError::Backend(Box::new(e)))?);
-        }
-        insert_row(session)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| insert_error(e, session.id))?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(Admission::Opened { evicted, expired })
+        let (expired, evicted) = once_more!(self, |connection| admit(
+            connection, session, limit, cutoffs
+        ))
+        .map_err(|e| insert_error(e, session.id))?;
+        sql::admission(expired, evicted)
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(&SQL.get)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(session).transpose().map_err(store_error)
+        let id = id.to_string();
+        let row = once_more!(self, |connection| sqlx::query(&SQL.get)
+            .bind(&id)
+            .fetch_optional(connection));
+        row.and_then(session_in).map_err(store_error)
     }
 
     async fn list(
@@ -296,17 +381,12 @@ impl SessionStore for PostgresStore {
         let listing = sql::listing(filter, page);
         let (rows, total) = if page.total {
             // One snapshot for the page and its total, so they agree under concurrent writes.
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                .await
+            let (rows, total) = once_more!(self, |connection| page_and_total(connection, &listing))
                 .map_err(store_error)?;
-            let rows = page_rows(&mut *tx, &listing).await.map_err(store_error)?;
-            let total = count_rows(&mut *tx, &listing).await.map_err(store_error)?;
-            tx.commit().await.map_err(store_error)?;
             (rows, Some(total))
         } else {
-            let rows = page_rows(&self.pool, &listing).await.map_err(store_error)?;
+            let rows = once_more!(self, |connection| page_rows(connection, &listing))
+                .map_err(store_error)?;
             (rows, None)
         };
         let data = rows.iter().map(session).collect::<Result<_, _>>();
@@ -323,23 +403,24 @@ impl SessionStore for PostgresStore {
         now: DateTime<Utc>,
         cutoffs: Cutoffs,
     ) -> Result<Option<Session>, StoreError> {
-        let query = match &change {
-            SessionChange::Data(data) => sqlx::query(&SQL.update_data)
-                .bind(id.to_string())
-                .bind(data.as_ref().map(JsonText)),
-            SessionChange::User(user) => sqlx::query(&SQL.update_user)
-                .bind(id.to_string())
-                .bind(user.as_ref().map(JsonText)),
-            SessionChange::Touch => sqlx::query(&SQL.touch).bind(id.to_string()),
+        let id = id.to_string();
+        let query = || {
+            let query = match &change {
+                SessionChange::Data(data) => sqlx::query(&SQL.update_data)
+                    .bind(&id)
+                    .bind(data.as_ref().map(JsonText)),
+                SessionChange::User(user) => sqlx::query(&SQL.update_user)
+                    .bind(&id)
+                    .bind(user.as_ref().map(JsonText)),
+                SessionChange::Touch => sqlx::query(&SQL.touch).bind(&id),
+            };
+            query
+                .bind(bound(now))
+                .bind(bound(cutoffs.idle))
+                .bind(lifetime(cutoffs))
         };
-        let row = query
-            .bind(bound(now))
-            .bind(bound(cutoffs.idle))
-            .bind(lifetime(cutoffs))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(session).transpose().map_err(store_error)
+        let row = once_more!(self, |connection| query().fetch_optional(connection));
+        row.and_then(session_in).map_err(store_error)
     }
 
     async fn close(
@@ -349,22 +430,18 @@ impl SessionStore for PostgresStore {
         reason: CloseReason,
         by: &str,
     ) -> Result<Option<Closing>, StoreError> {
-        let row = sqlx::query(&SQL.close)
-            .bind(id.to_string())
+        let key = id.to_string();
+        let row = once_more!(self, |connection| sqlx::query(&SQL.close)
+            .bind(&key)
             .bind(bound(now))
             .bind(reason.as_str())
             .bind(by)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        match row {
-            Some(row) => {
-                let session = session(&row).map_err(store_error)?;
-                Ok(Some(Closing {
-                    session,
-                    closed_now: true,
-                }))
-            }
+            .fetch_optional(connection));
+        match row.and_then(session_in).map_err(store_error)? {
+            Some(session) => Ok(Some(Closing {
+                session,
+                closed_now: true,
+            })),
             // Unknown, or closed already (a closed session never reopens). A new statement
             // sees the close another instance just committed.
             None => Ok(self.get(id).await?.map(|session| Closing {
@@ -380,14 +457,14 @@ impl SessionStore for PostgresStore {
         now: DateTime<Utc>,
         cutoffs: Cutoffs,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(&SQL.close_if_expired)
-            .bind(id.to_string())
+        let id = id.to_string();
+        let done = once_more!(self, |connection| sqlx::query(&SQL.close_if_expired)
+            .bind(&id)
             .bind(bound(cutoffs.idle))
             .bind(lifetime(cutoffs))
             .bind(bound(now))
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .execute(connection))
+        .map_err(store_error)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -400,20 +477,20 @@ impl SessionStore for PostgresStore {
         // lock is granted, so a session closed by another instance is not counted again.
         let mut closed: Vec<sql::ClosedRow> = Vec::new();
         if cutoffs.lifetime.is_some() {
-            let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_old)
-                .bind(bound(cutoffs.idle))
-                .bind(lifetime(cutoffs))
-                .bind(bound(now))
-                .fetch_all(&self.pool)
-                .await
+            let rows: Vec<sql::ClosedRow> =
+                once_more!(self, |connection| sqlx::query_as(&SQL.close_old)
+                    .bind(bound(cutoffs.idle))
+                    .bind(lifetime(cutoffs))
+                    .bind(bound(now))
+                    .fetch_all(connection))
                 .map_err(store_error)?;
             closed.extend(rows);
         }
-        let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_idle)
-            .bind(bound(cutoffs.idle))
-            .bind(bound(now))
-            .fetch_all(&self.pool)
-            .await
+        let rows: Vec<sql::ClosedRow> =
+            once_more!(self, |connection| sqlx::query_as(&SQL.close_idle)
+                .bind(bound(cutoffs.idle))
+                .bind(bound(now))
+                .fetch_all(connection))
             .map_err(store_error)?;
         closed.extend(rows);
         sql::closed(closed)
@@ -426,31 +503,20 @@ impl SessionStore for PostgresStore {
         now: DateTime<Utc>,
         by: &str,
     ) -> Result<Vec<Closed>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        sqlx::query(LOCK_USER)
-            .bind(user_id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_user)
-            .bind(user_id)
-            .bind(except.map(|id| id.to_string()).unwrap_or_default())
-            .bind(bound(now))
-            .bind(by)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
+        let except = except.map(|id| id.to_string()).unwrap_or_default();
+        let rows = once_more!(self, |connection| revoke(
+            connection, user_id, &except, now, by
+        ))
+        .map_err(store_error)?;
         sql::closed(rows)
     }
 
     async fn get_by_token(&self, hash: &TokenHash) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(&SQL.get_by_token)
-            .bind(hash.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(session).transpose().map_err(store_error)
+        let hash = hash.to_string();
+        let row = once_more!(self, |connection| sqlx::query(&SQL.get_by_token)
+            .bind(&hash)
+            .fetch_optional(connection));
+        row.and_then(session_in).map_err(store_error)
     }
 
     async fn set_token(
@@ -458,13 +524,12 @@ impl SessionStore for PostgresStore {
         id: &SessionId,
         hash: &TokenHash,
     ) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(&SQL.set_token)
-            .bind(id.to_string())
-            .bind(hash.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(session).transpose().map_err(store_error)
+        let (id, hash) = (id.to_string(), hash.to_string());
+        let row = once_more!(self, |connection| sqlx::query(&SQL.set_token)
+            .bind(&id)
+            .bind(&hash)
+            .fetch_optional(connection));
+        row.and_then(session_in).map_err(store_error)
     }
 
     async fn purge_closed(
@@ -472,28 +537,27 @@ impl SessionStore for PostgresStore {
         closed_before: DateTime<Utc>,
         max: usize,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(&SQL.purge)
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        let done = once_more!(self, |connection| sqlx::query(&SQL.purge)
             .bind(bound(closed_before))
-            .bind(i64::try_from(max).unwrap_or(i64::MAX))
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+            .bind(max)
+            .execute(connection))
+        .map_err(store_error)?;
         Ok(done.rows_affected())
     }
 
     async fn delete(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(&SQL.delete)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(session).transpose().map_err(store_error)
+        let id = id.to_string();
+        let row = once_more!(self, |connection| sqlx::query(&SQL.delete)
+            .bind(&id)
+            .fetch_optional(connection));
+        row.and_then(session_in).map_err(store_error)
     }
 
     async fn counts(&self) -> Result<SessionCounts, StoreError> {
-        let (total, active): (i64, i64) = sqlx::query_as(&SQL.counts)
-            .fetch_one(&self.pool)
-            .await
+        let (total, active): (i64, i64) =
+            once_more!(self, |connection| sqlx::query_as(&SQL.counts)
+                .fetch_one(connection))
             .map_err(store_error)?;
         Ok(SessionCounts {
             active: u64::try_from(active).unwrap_or(0),
@@ -502,10 +566,9 @@ impl SessionStore for PostgresStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query(sql::PING)
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+        once_more!(self, |connection| sqlx::query(sql::PING)
+            .execute(connection))
+        .map_err(store_error)?;
         Ok(())
     }
 }
@@ -543,7 +606,8 @@ mod tests {
         let separator = if url.contains('?') { '&' } else { '?' };
         let url = format!("{url}{separator}options=-c%20search_path%3D{schema}");
         let store = PostgresStore::connect(&url).await.expect("connects");
-        let mut connection = store.pool.acquire().await.expect("a connection");
+        let mut lease = store.connections.lease().await.expect("a connection");
+        let connection = lease.connection();
         sqlx::query("SET enable_seqscan = off")
             .execute(&mut *connection)
             .await
@@ -567,14 +631,14 @@ mod tests {
         let list_query = bind_params(sqlx::query(&list), &listing.params)
             .bind(listing.limit)
             .bind(listing.offset);
-        let list_plan = plan(&mut connection, list_query).await;
+        let list_plan = plan(connection, list_query).await;
         let expire_query = sqlx::query(&expire).bind(now).bind(now);
-        let expire_plan = plan(&mut connection, expire_query).await;
+        let expire_plan = plan(connection, expire_query).await;
         let old_query = sqlx::query(&old).bind(now).bind(now).bind(now);
-        let old_plan = plan(&mut connection, old_query).await;
+        let old_plan = plan(connection, old_query).await;
         let purge_query = sqlx::query(&purge).bind(now).bind(1000_i64);
-        let purge_plan = plan(&mut connection, purge_query).await;
-        drop(connection);
+        let purge_plan = plan(connection, purge_query).await;
+        drop(lease);
         sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
             .execute(&mut admin)
             .await

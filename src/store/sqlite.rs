@@ -1,21 +1,28 @@
 //! `SqliteStore`: sessions in one SQLite file, for a single machine; they survive restarts.
+//!
+//! Writes are committed in groups: one writer task owns the only connection that writes, takes
+//! every write waiting for it (up to [`MAX_BATCH`]), runs them in one transaction and answers
+//! them all after its one commit, so one disk sync serves every write that was waiting.
 
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use serde_json::Value;
+use sqlx::error::ErrorKind;
 use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteExecutor, SqliteJournalMode, SqlitePool,
-    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteExecutor, SqliteJournalMode,
+    SqliteRow, SqliteSynchronous,
 };
 use sqlx::types::Json;
-use sqlx::{Row, Sqlite};
+use sqlx::{Connection, Row, Sqlite};
+use tokio::sync::{mpsc, oneshot};
 
-use super::sql::{self, Listing, Param, Statements, insert_error, store_error};
+use super::sql::{self, Connections, Listing, Param, Statements, insert_error, store_error};
 use super::{Closing, SessionStore, StoreError};
 use crate::model::{
     Admission, CLOSED_BY_SYSTEM, CloseReason, Closed, Cutoffs, Page, PageRequest, Session,
@@ -27,21 +34,35 @@ static SQL: LazyLock<Statements> = LazyLock::new(|| Statements::new("MAX"));
 /// How long a statement waits for a lock held by another process (a backup, a second
 /// instance started by mistake) before it fails as unavailable.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a request waits for a connection. Writes queue for the one writer, each costing
-/// an fsync, so this is longer than the busy timeout but shorter than a request's time limit.
+/// How long a read waits for a connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections that read beside the writer.
-const READERS: u32 = 4;
+const READERS: usize = 4;
+/// Most writes committed together. Under 64 concurrent clients a batch holds up to 64; the
+/// bound keeps one commit (and the answers waiting for it) short when thousands wait.
+const MAX_BATCH: usize = 128;
+/// Writes that may wait for the writer before callers wait to hand theirs over.
+const QUEUE: usize = 1024;
+/// How much of the file readers map into memory: reads of cached pages then cost no system
+/// call. Pages past it are read as usual.
+const MMAP_BYTES: &str = "268435456";
 
 /// Keeps sessions in a SQLite database file, in WAL mode.
 ///
-/// Every write goes through one connection: SQLite admits one writer at a time, and queueing
-/// writers here serves them in order instead of failing them with `SQLITE_BUSY`. Reads use a
-/// pool of their own; in WAL mode they see the last commit and never block the writer.
-#[derive(Debug, Clone)]
+/// Every write goes to one writer task (see [`Writer`]): SQLite admits one writer at a time,
+/// and queueing writes here serves them in order instead of failing them with `SQLITE_BUSY`.
+/// Reads use connections of their own; in WAL mode they see the last commit and never block
+/// the writer.
+#[derive(Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
-    readers: SqlitePool,
+    writer: Writer,
+    readers: Arc<Connections<SqliteConnection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
 }
 
 impl SqliteStore {
@@ -67,28 +88,188 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT);
-        // The writer is never closed for idleness: its open connection keeps the WAL index in
-        // place, and reopening would cost a checkpoint each time.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
+        // The writer's connection stays open for the life of the store: it keeps the WAL
+        // index in place, and reopening would cost a checkpoint each time.
+        let mut writer = SqliteConnection::connect_with(&options)
             .await
             .map_err(store_error)?;
         sqlx::migrate!("migrations/sqlite")
-            .run(&writer)
+            .run(&mut writer)
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(store_error)?;
-        Ok(Self { writer, readers })
+        let readers = Connections::new(
+            options.pragma("mmap_size", MMAP_BYTES),
+            READERS,
+            ACQUIRE_TIMEOUT,
+        );
+        Ok(Self {
+            writer: Writer::start(writer),
+            readers: Arc::new(readers),
+        })
+    }
+}
+
+/// A write as the writer runs it: the write itself, inside the batch's transaction, which
+/// leaves what to do once the batch is committed (or not).
+type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Ran> + Send>;
+
+/// Why a whole batch failed, given to every write in it.
+type BatchError = Arc<dyn std::error::Error + Send + Sync>;
+
+/// Answers a write's caller once its batch is done: `None` when the batch committed.
+type Answer = Box<dyn FnOnce(Option<&BatchError>) + Send>;
+
+/// A write that ran, waiting for its batch's commit.
+struct Ran {
+    /// Set when the write failed in a way that ends the transaction (see [`ends_batch`]).
+    ends_batch: Option<String>,
+    /// Answers the caller: with the write's own result, or with the batch's failure.
+    answer: Answer,
+}
+
+/// The handle to the writer task: group commit.
+///
+/// The task owns the only connection that writes. It takes every write waiting (up to
+/// [`MAX_BATCH`]), runs them one after another inside one `BEGIN IMMEDIATE … COMMIT`, and
+/// answers them only once `COMMIT` has returned: with `synchronous = FULL` that is one WAL
+/// sync for the whole batch, and an answered write is on disk.
+///
+/// A write that fails does not fail the others: SQLite undoes a failed statement on its own
+/// (a constraint violation, say) and the transaction goes on; writes of several statements
+/// run in a savepoint of their own (`Connection::begin` inside the batch). Only a failure
+/// that may end the transaction itself (an I/O error, a full disk) ends the batch: it is
+/// rolled back, the writes before it are answered with that failure and the writes after it
+/// go into the next batch.
+#[derive(Clone)]
+struct Writer {
+    inbox: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Start the writer task over `connection`. It stops, closing the connection, when the
+    /// last handle is dropped.
+    fn start(connection: SqliteConnection) -> Self {
+        let (inbox, jobs) = mpsc::channel(QUEUE);
+        tokio::spawn(write_batches(connection, jobs));
+        Self { inbox }
+    }
+
+    /// Run `write` in the next batch; its own result once the batch is committed.
+    ///
+    /// # Errors
+    /// `Unavailable` when the batch failed as a whole (its transaction could not begin or
+    /// commit), or the writer has stopped.
+    async fn run<T: Send + 'static>(
+        &self,
+        write: impl for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, sqlx::Error>>
+        + Send
+        + 'static,
+    ) -> Result<Result<T, sqlx::Error>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |connection| {
+            Box::pin(async move {
+                let result = write(connection).await;
+                let ends_batch = match &result {
+                    Err(error) if ends_batch(error) => Some(error.to_string()),
+                    _ => None,
+                };
+                let own_failure = ends_batch.is_some();
+                let answer: Answer = Box::new(move |batch: Option<&BatchError>| {
+                    let answer = match batch {
+                        Some(error) if !own_failure => {
+                            Err(StoreError::Unavailable(Box::new(error.clone())))
+                        }
+                        _ => Ok(result),
+                    };
+                    // The caller may have given up waiting (a request timeout): the write
+                    // stands all the same.
+                    let _ = reply.send(answer);
+                });
+                Ran { ends_batch, answer }
+            })
+        });
+        let stopped = || StoreError::Unavailable("the SQLite writer has stopped".into());
+        self.inbox.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| {
+            StoreError::Unavailable("the write was not run: its transaction could not begin".into())
+        })?
+    }
+}
+
+/// Whether a write's failure may have ended the batch's transaction. SQLite undoes only the
+/// failed statement for constraint violations, and values that cannot be decoded fail after
+/// the statement ran; anything else (I/O, a full disk, a lost worker) ends the batch, to be
+/// safe.
+fn ends_batch(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(database) => database.kind() == ErrorKind::Other,
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
+}
+
+/// The writer task: batches until every [`Writer`] handle is gone.
+async fn write_batches(mut connection: SqliteConnection, mut inbox: mpsc::Receiver<Job>) {
+    let mut jobs = std::collections::VecDeque::with_capacity(MAX_BATCH);
+    loop {
+        if jobs.is_empty() {
+            let mut taken = Vec::with_capacity(MAX_BATCH);
+            if inbox.recv_many(&mut taken, MAX_BATCH).await == 0 {
+                break;
+            }
+            jobs.extend(taken);
+        }
+        commit_batch(&mut connection, &mut jobs).await;
+        // Let the answered requests (and everything else on this thread) run before the
+        // next batch.
+        tokio::task::yield_now().await;
+    }
+    let _ = connection.close().await;
+}
+
+/// Run the jobs in one transaction and answer them. Jobs after one that ended the
+/// transaction stay in `jobs`, for the next batch.
+async fn commit_batch(
+    connection: &mut SqliteConnection,
+    jobs: &mut std::collections::VecDeque<Job>,
+) {
+    let mut ran = Vec::with_capacity(jobs.len());
+    let failure: Option<BatchError> = match connection.begin_with("BEGIN IMMEDIATE").await {
+        Err(error) => {
+            // Nothing ran: the callers learn that theirs did not (dropping a job drops its
+            // reply channel).
+            tracing::warn!(%error, "cannot begin a SQLite write transaction");
+            jobs.clear();
+            return;
+        }
+        Ok(mut tx) => {
+            let mut ended = None;
+            while let Some(job) = jobs.pop_front() {
+                let done = job(&mut tx).await;
+                ran.push(done.answer);
+                if let Some(reason) = done.ends_batch {
+                    ended = Some(reason);
+                    break;
+                }
+            }
+            match ended {
+                Some(reason) => {
+                    let _ = tx.rollback().await;
+                    let message = format!("an earlier write in the same commit failed: {reason}");
+                    Some(Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(
+                        message,
+                    )))
+                }
+                None => tx
+                    .commit()
+                    .await
+                    .err()
+                    .map(|error| Arc::new(error) as BatchError),
+            }
+        }
+    };
+    for answer in ran {
+        answer(failure.as_ref());
     }
 }
 
@@ -191,6 +372,89 @@ async fn count_rows<'c>(
     Ok(u64::try_from(count).unwrap_or(0))
 }
 
+/// Limited open, in the writer's transaction: close the user's expired sessions, evict the
+/// oldest open ones over `limit`, insert. In a savepoint, so that a failure (a duplicate id)
+/// undoes its earlier statements and none of the batch's other writes.
+async fn admit(
+    connection: &mut SqliteConnection,
+    session: &Session,
+    limit: UserLimit,
+    cutoffs: Cutoffs,
+) -> Result<(Vec<sql::ClosedRow>, Option<Vec<String>>), sqlx::Error> {
+    let now = millis(session.open_time);
+    let mut tx = connection.begin().await?;
+    let expired: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_user_expired)
+        .bind(&session.user_id)
+        .bind(millis(cutoffs.idle))
+        .bind(lifetime(cutoffs))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+    let open: Vec<(String,)> = sqlx::query_as(&SQL.user_open)
+        .bind(&session.user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let Some(excess) = sql::to_evict(open.len(), limit) else {
+        // Nothing is stored, but the expired sessions closed above stay closed, as on every
+        // store.
+        tx.commit().await?;
+        return Ok((expired, None));
+    };
+    let mut evicted = Vec::with_capacity(excess);
+    for (id,) in open.into_iter().take(excess) {
+        sqlx::query(&SQL.close)
+            .bind(&id)
+            .bind(now)
+            .bind(CloseReason::Evicted.as_str())
+            .bind(CLOSED_BY_SYSTEM)
+            .execute(&mut *tx)
+            .await?;
+        evicted.push(id);
+    }
+    insert_row(session).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok((expired, Some(evicted)))
+}
+
+/// One step of closing expired sessions: up to `max` of them, in a savepoint (two statements).
+async fn close_expired_step(
+    connection: &mut SqliteConnection,
+    cutoffs: Cutoffs,
+    now: DateTime<Utc>,
+    max: i64,
+) -> Result<Vec<sql::ClosedRow>, sqlx::Error> {
+    let mut tx = connection.begin().await?;
+    let mut closed: Vec<sql::ClosedRow> = Vec::new();
+    if cutoffs.lifetime.is_some() {
+        let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_old_some)
+            .bind(millis(cutoffs.idle))
+            .bind(lifetime(cutoffs))
+            .bind(millis(now))
+            .bind(max)
+            .fetch_all(&mut *tx)
+            .await?;
+        closed.extend(rows);
+    }
+    let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_idle_some)
+        .bind(millis(cutoffs.idle))
+        .bind(millis(now))
+        .bind(max)
+        .fetch_all(&mut *tx)
+        .await?;
+    closed.extend(rows);
+    tx.commit().await?;
+    Ok(closed)
+}
+
+/// Sessions closed by one expiry step: each step is one write in a batch, so that other
+/// writes are committed between steps instead of waiting for a million closes.
+const EXPIRY_STEP: usize = 1_000;
+
+/// The session in `row`, if any.
+fn session_in(row: Option<SqliteRow>) -> Result<Option<Session>, sqlx::Error> {
+    row.as_ref().map(session).transpose()
+}
+
 #[async_trait]
 impl SessionStore for SqliteStore {
     fn kind(&self) -> &'static str {
@@ -198,11 +462,13 @@ impl SessionStore for SqliteStore {
     }
 
     async fn insert(&self, session: &Session) -> Result<(), StoreError> {
-        insert_row(session)
-            .execute(&self.writer)
-            .await
-            .map_err(|e| insert_error(e, session.id))?;
-        Ok(())
+        let row = session.clone();
+        self.writer
+            .run(move |connection| {
+                Box::pin(async move { insert_row(&row).execute(connection).await.map(drop) })
+            })
+            .await?
+            .map_err(|e| insert_error(e, session.id))
     }
 
     async fn insert_limited(
@@ -211,56 +477,24 @@ impl SessionStore for SqliteStore {
         limit: UserLimit,
         cutoffs: Cutoffs,
     ) -> Result<Admission, StoreError> {
-        // One transaction on the one writer connection: nothing else writes in between.
-        let now = millis(session.open_time);
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        let expired: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_user_expired)
-            .bind(&session.user_id)
-            .bind(millis(cutoffs.idle))
-            .bind(lifetime(cutoffs))
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let expired = sql::closed(expired)?;
-        let open: Vec<(String,)> = sqlx::query_as(&SQL.user_open)
-            .bind(&session.user_id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_error)?;
-        let Some(excess) = sql::to_evict(open.len(), limit) else {
-            // Nothing is stored, but the expired sessions closed above stay closed, as on
-            // every store: commit rather than let the drop roll them back.
-            tx.commit().await.map_err(store_error)?;
-            return Ok(Admission::Denied { expired });
-        };
-        let mut evicted = Vec::with_capacity(excess);
-        for (id,) in open.into_iter().take(excess) {
-            sqlx::query(&SQL.close)
-                .bind(&id)
-                .bind(now)
-                .bind(CloseReason::Evicted.as_str())
-                .bind(CLOSED_BY_SYSTEM)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            evicted.push(id.parse().map_err(|e| StoreError::Backend(Box::new(e)))?);
-        }
-        insert_row(session)
-            .execute(&mut *tx)
-            .await
+        let row = session.clone();
+        let (expired, evicted) = self
+            .writer
+            .run(move |connection| {
+                Box::pin(async move { admit(connection, &row, limit, cutoffs).await })
+            })
+            .await?
             .map_err(|e| insert_error(e, session.id))?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(Admission::Opened { evicted, expired })
+        sql::admission(expired, evicted)
     }
 
     async fn get(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        let mut lease = self.readers.lease().await.map_err(store_error)?;
         let row = sqlx::query(&SQL.get)
             .bind(id.to_string())
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(session).transpose().map_err(store_error)
+            .fetch_optional(lease.connection())
+            .await;
+        row.and_then(session_in).map_err(store_error)
     }
 
     async fn list(
@@ -269,17 +503,17 @@ impl SessionStore for SqliteStore {
         page: &PageRequest,
     ) -> Result<Page<Session>, StoreError> {
         let listing = sql::listing(filter, page);
+        let mut lease = self.readers.lease().await.map_err(store_error)?;
+        let connection = lease.connection();
         let (rows, total) = if page.total {
             // One read transaction: the page and its total come from the same snapshot.
-            let mut tx = self.readers.begin().await.map_err(store_error)?;
+            let mut tx = connection.begin().await.map_err(store_error)?;
             let rows = page_rows(&mut *tx, &listing).await.map_err(store_error)?;
             let total = count_rows(&mut *tx, &listing).await.map_err(store_error)?;
             tx.commit().await.map_err(store_error)?;
             (rows, Some(total))
         } else {
-            let rows = page_rows(&self.readers, &listing)
-                .await
-                .map_err(store_error)?;
+            let rows = page_rows(connection, &listing).await.map_err(store_error)?;
             (rows, None)
         };
         let data = rows.iter().map(session).collect::<Result<_, _>>();
@@ -296,23 +530,30 @@ impl SessionStore for SqliteStore {
         now: DateTime<Utc>,
         cutoffs: Cutoffs,
     ) -> Result<Option<Session>, StoreError> {
-        let query = match change {
-            SessionChange::Data(data) => sqlx::query(&SQL.update_data)
-                .bind(id.to_string())
-                .bind(data.map(Json)),
-            SessionChange::User(user) => sqlx::query(&SQL.update_user)
-                .bind(id.to_string())
-                .bind(user.map(Json)),
-            SessionChange::Touch => sqlx::query(&SQL.touch).bind(id.to_string()),
-        };
-        let row = query
-            .bind(millis(now))
-            .bind(millis(cutoffs.idle))
-            .bind(lifetime(cutoffs))
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(session).transpose().map_err(store_error)
+        let id = id.to_string();
+        self.writer
+            .run(move |connection| {
+                Box::pin(async move {
+                    let query = match change {
+                        SessionChange::Data(data) => {
+                            sqlx::query(&SQL.update_data).bind(id).bind(data.map(Json))
+                        }
+                        SessionChange::User(user) => {
+                            sqlx::query(&SQL.update_user).bind(id).bind(user.map(Json))
+                        }
+                        SessionChange::Touch => sqlx::query(&SQL.touch).bind(id),
+                    };
+                    let row = query
+                        .bind(millis(now))
+                        .bind(millis(cutoffs.idle))
+                        .bind(lifetime(cutoffs))
+                        .fetch_optional(connection)
+                        .await?;
+                    session_in(row)
+                })
+            })
+            .await?
+            .map_err(store_error)
     }
 
     async fn close(
@@ -322,22 +563,28 @@ impl SessionStore for SqliteStore {
         reason: CloseReason,
         by: &str,
     ) -> Result<Option<Closing>, StoreError> {
-        let row = sqlx::query(&SQL.close)
-            .bind(id.to_string())
-            .bind(millis(now))
-            .bind(reason.as_str())
-            .bind(by)
-            .fetch_optional(&self.writer)
-            .await
+        let (key, by) = (id.to_string(), by.to_owned());
+        let closed = self
+            .writer
+            .run(move |connection| {
+                Box::pin(async move {
+                    let row = sqlx::query(&SQL.close)
+                        .bind(key)
+                        .bind(millis(now))
+                        .bind(reason.as_str())
+                        .bind(by)
+                        .fetch_optional(connection)
+                        .await?;
+                    session_in(row)
+                })
+            })
+            .await?
             .map_err(store_error)?;
-        match row {
-            Some(row) => {
-                let session = session(&row).map_err(store_error)?;
-                Ok(Some(Closing {
-                    session,
-                    closed_now: true,
-                }))
-            }
+        match closed {
+            Some(session) => Ok(Some(Closing {
+                session,
+                closed_now: true,
+            })),
             // Unknown, or closed already (a closed session never reopens): as it stands.
             None => Ok(self.get(id).await?.map(|session| Closing {
                 session,
@@ -352,15 +599,22 @@ impl SessionStore for SqliteStore {
         now: DateTime<Utc>,
         cutoffs: Cutoffs,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(&SQL.close_if_expired)
-            .bind(id.to_string())
-            .bind(millis(cutoffs.idle))
-            .bind(lifetime(cutoffs))
-            .bind(millis(now))
-            .execute(&self.writer)
-            .await
-            .map_err(store_error)?;
-        Ok(done.rows_affected() > 0)
+        let id = id.to_string();
+        self.writer
+            .run(move |connection| {
+                Box::pin(async move {
+                    let done = sqlx::query(&SQL.close_if_expired)
+                        .bind(id)
+                        .bind(millis(cutoffs.idle))
+                        .bind(lifetime(cutoffs))
+                        .bind(millis(now))
+                        .execute(connection)
+                        .await?;
+                    Ok(done.rows_affected() > 0)
+                })
+            })
+            .await?
+            .map_err(store_error)
     }
 
     async fn close_expired(
@@ -368,25 +622,24 @@ impl SessionStore for SqliteStore {
         cutoffs: Cutoffs,
         now: DateTime<Utc>,
     ) -> Result<Vec<Closed>, StoreError> {
-        let mut closed: Vec<sql::ClosedRow> = Vec::new();
-        if cutoffs.lifetime.is_some() {
-            let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_old)
-                .bind(millis(cutoffs.idle))
-                .bind(lifetime(cutoffs))
-                .bind(millis(now))
-                .fetch_all(&self.writer)
-                .await
+        // A step at a time: each step is one write among the others, so a million expired
+        // sessions delay other writes by one step, not by the whole cleanup.
+        let max = i64::try_from(EXPIRY_STEP).unwrap_or(i64::MAX);
+        let mut closed = Vec::new();
+        loop {
+            let step = self
+                .writer
+                .run(move |connection| {
+                    Box::pin(async move { close_expired_step(connection, cutoffs, now, max).await })
+                })
+                .await?
                 .map_err(store_error)?;
-            closed.extend(rows);
+            let done = step.len() < EXPIRY_STEP;
+            closed.extend(sql::closed(step)?);
+            if done {
+                return Ok(closed);
+            }
         }
-        let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_idle)
-            .bind(millis(cutoffs.idle))
-            .bind(millis(now))
-            .fetch_all(&self.writer)
-            .await
-            .map_err(store_error)?;
-        closed.extend(rows);
-        sql::closed(closed)
     }
 
     async fn close_user(
@@ -396,24 +649,33 @@ impl SessionStore for SqliteStore {
         now: DateTime<Utc>,
         by: &str,
     ) -> Result<Vec<Closed>, StoreError> {
-        let rows: Vec<sql::ClosedRow> = sqlx::query_as(&SQL.close_user)
-            .bind(user_id)
-            .bind(except.map(|id| id.to_string()).unwrap_or_default())
-            .bind(millis(now))
-            .bind(by)
-            .fetch_all(&self.writer)
-            .await
+        let (user_id, by) = (user_id.to_owned(), by.to_owned());
+        let except = except.map(|id| id.to_string()).unwrap_or_default();
+        let rows = self
+            .writer
+            .run(move |connection| {
+                Box::pin(async move {
+                    sqlx::query_as(&SQL.close_user)
+                        .bind(user_id)
+                        .bind(except)
+                        .bind(millis(now))
+                        .bind(by)
+                        .fetch_all(connection)
+                        .await
+                })
+            })
+            .await?
             .map_err(store_error)?;
         sql::closed(rows)
     }
 
     async fn get_by_token(&self, hash: &TokenHash) -> Result<Option<Session>, StoreError> {
+        let mut lease = self.readers.lease().await.map_err(store_error)?;
         let row = sqlx::query(&SQL.get_by_token)
             .bind(hash.to_string())
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(session).transpose().map_err(store_error)
+            .fetch_optional(lease.connection())
+            .await;
+        row.and_then(session_in).map_err(store_error)
     }
 
     async fn set_token(
@@ -421,13 +683,20 @@ impl SessionStore for SqliteStore {
         id: &SessionId,
         hash: &TokenHash,
     ) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(&SQL.set_token)
-            .bind(id.to_string())
-            .bind(hash.to_string())
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(session).transpose().map_err(store_error)
+        let (id, hash) = (id.to_string(), hash.to_string());
+        self.writer
+            .run(move |connection| {
+                Box::pin(async move {
+                    let row = sqlx::query(&SQL.set_token)
+                        .bind(id)
+                        .bind(hash)
+                        .fetch_optional(connection)
+                        .await?;
+                    session_in(row)
+                })
+            })
+            .await?
+            .map_err(store_error)
     }
 
     async fn purge_closed(
@@ -435,27 +704,42 @@ impl SessionStore for SqliteStore {
         closed_before: DateTime<Utc>,
         max: usize,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(&SQL.purge)
-            .bind(millis(closed_before))
-            .bind(i64::try_from(max).unwrap_or(i64::MAX))
-            .execute(&self.writer)
-            .await
-            .map_err(store_error)?;
-        Ok(done.rows_affected())
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        self.writer
+            .run(move |connection| {
+                Box::pin(async move {
+                    let done = sqlx::query(&SQL.purge)
+                        .bind(millis(closed_before))
+                        .bind(max)
+                        .execute(connection)
+                        .await?;
+                    Ok(done.rows_affected())
+                })
+            })
+            .await?
+            .map_err(store_error)
     }
 
     async fn delete(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(&SQL.delete)
-            .bind(id.to_string())
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(store_error)?;
-        row.as_ref().map(session).transpose().map_err(store_error)
+        let id = id.to_string();
+        self.writer
+            .run(move |connection| {
+                Box::pin(async move {
+                    let row = sqlx::query(&SQL.delete)
+                        .bind(id)
+                        .fetch_optional(connection)
+                        .await?;
+                    session_in(row)
+                })
+            })
+            .await?
+            .map_err(store_error)
     }
 
     async fn counts(&self) -> Result<SessionCounts, StoreError> {
+        let mut lease = self.readers.lease().await.map_err(store_error)?;
         let (total, active): (i64, i64) = sqlx::query_as(&SQL.counts)
-            .fetch_one(&self.readers)
+            .fetch_one(lease.connection())
             .await
             .map_err(store_error)?;
         Ok(SessionCounts {
@@ -465,8 +749,9 @@ impl SessionStore for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        let mut lease = self.readers.lease().await.map_err(store_error)?;
         sqlx::query(sql::PING)
-            .execute(&self.readers)
+            .execute(lease.connection())
             .await
             .map_err(store_error)?;
         Ok(())
@@ -481,8 +766,9 @@ mod tests {
 
     /// SQLite's plan for `statement`, one step per line.
     async fn plan(store: &SqliteStore, statement: &str) -> String {
+        let mut lease = store.readers.lease().await.expect("a reader");
         let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {statement}"))
-            .fetch_all(&store.readers)
+            .fetch_all(lease.connection())
             .await
             .expect("explains");
         let steps: Vec<String> = rows

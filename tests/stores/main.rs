@@ -5,6 +5,7 @@
 //! create schemas in; otherwise they are skipped, and the run says so once.
 
 mod conformance;
+mod durable;
 mod events;
 mod instances;
 mod migrations;
