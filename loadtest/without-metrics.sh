@@ -19,5 +19,5 @@ sed -i 's|^        .layer(metrics::RecordLayer)$|        .layer(tower::layer::ut
 sed -i 's|^        crate::metrics::graphql_operation(kind, response.errors.is_empty(), started.elapsed());$|        let _ = (kind, started);|' src/graphql/phases.rs
 [[ $(git diff --numstat -- "${FILES[@]}" | wc -l) == 3 ]] || { echo "the edits no longer apply; update this script" >&2; exit 1; }
 cargo build --release
-cp target/release/sessions "$OUT"
+cp "${CARGO_TARGET_DIR:-target}/release/sessions" "$OUT"
 echo "without metrics: $OUT" >&2
