@@ -6,10 +6,12 @@
 //! has passed the bounds that must hold before any parse (nesting, fragment expansion): a
 //! document found here has already passed them, for exactly this text.
 //!
-//! The cache is bounded twice: at most `capacity` documents, and none whose text is longer
-//! than [`MAX_QUERY_BYTES`]. When full, the least recently used document makes room, so a
-//! client sending endless distinct documents evicts only cold entries and costs each request
-//! no more than the parse it would have paid anyway.
+//! The cache is bounded three ways: at most `capacity` documents, none whose text is longer
+//! than [`MAX_QUERY_BYTES`], and at most [`MAX_TOTAL_BYTES`] of text in all (a parsed
+//! document takes some tens of times its text, so this bounds the memory a client sending
+//! large distinct documents can pin to a few megabytes). When full, the least recently used
+//! documents make room, so a client sending endless distinct documents evicts only cold
+//! entries and costs each request no more than the parse it would have paid anyway.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,7 +22,10 @@ use async_graphql::parser::types::ExecutableDocument;
 pub const DEFAULT_CAPACITY: usize = 256;
 
 /// The longest document text the cache keeps (GraphiQL's introspection query is ~2 KiB).
-pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+
+/// The most document text the cache keeps in all.
+pub const MAX_TOTAL_BYTES: usize = 256 * 1024;
 
 /// Parsed documents by their text, least recently used evicted first.
 #[derive(Debug)]
@@ -34,6 +39,8 @@ pub struct DocumentCache {
 #[derive(Debug, Default)]
 struct Entries {
     by_text: HashMap<Box<str>, Entry>,
+    /// The length of every cached text, summed.
+    text_bytes: usize,
     /// Counts lookups and inserts: the recency of each entry.
     clock: u64,
 }
@@ -77,16 +84,19 @@ impl DocumentCache {
         if entries.by_text.contains_key(query) {
             return;
         }
-        if entries.by_text.len() >= self.capacity {
+        while entries.by_text.len() >= self.capacity
+            || entries.text_bytes + query.len() > MAX_TOTAL_BYTES
+        {
             let oldest = entries
                 .by_text
                 .iter()
                 .min_by_key(|(_, entry)| entry.used)
                 .map(|(text, _)| text.clone());
-            if let Some(oldest) = oldest {
-                entries.by_text.remove(&oldest);
-            }
+            let Some(oldest) = oldest else { break };
+            entries.by_text.remove(&oldest);
+            entries.text_bytes -= oldest.len();
         }
+        entries.text_bytes += query.len();
         entries.clock += 1;
         let used = entries.clock;
         entries

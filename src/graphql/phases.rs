@@ -250,6 +250,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::graphql::documents::MAX_TOTAL_BYTES;
     use crate::graphql::{AppSchema, schema_with};
     use crate::store::MemoryStore;
     use crate::{ControllerOptions, NewSession, SessionsController};
@@ -394,6 +395,21 @@ mod tests {
             documents.is_empty(),
             "a text over the size bound is not kept"
         );
+
+        // Many texts just under the size bound: the total bound evicts before the count.
+        let (schema, documents, [a, _]) = self::schema(1000).await;
+        let limit = crate::graphql::documents::MAX_QUERY_BYTES;
+        for n in 0..(MAX_TOTAL_BYTES / limit + 5) {
+            let query = format!("query Q{n}($id: ID!){{ session(id: $id){{ id }} }}");
+            let padded = format!("{query}{}", " ".repeat(limit - query.len()));
+            assert!(
+                run(&schema, &padded, json!({ "id": a }))
+                    .await
+                    .errors
+                    .is_empty()
+            );
+        }
+        assert_eq!(documents.len(), MAX_TOTAL_BYTES / limit);
     }
 
     #[tokio::test]
