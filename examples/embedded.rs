@@ -16,7 +16,8 @@ use sessions::{ControllerOptions, HttpOptions, MemoryStore, SessionsController};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    sessions::telemetry::init(sessions::telemetry::LogFormat::Text);
+    // Held to the end: dropping it writes the log lines still batched.
+    let _logs = sessions::telemetry::init(sessions::telemetry::LogFormat::Text);
 
     // The persistence: any `SessionStore`; here the in-memory one.
     let store = Arc::new(MemoryStore::new());

@@ -26,7 +26,8 @@ async fn main() -> ExitCode {
         Some(Command::Serve(config)) => *config,
         None => cli.serve,
     };
-    telemetry::init(config.log_format);
+    // Held to the end: dropping it writes the log lines still batched.
+    let _logs = telemetry::init(config.log_format);
     if let Err(error) = serve(&config).await {
         // One line, causes included: "error: --store postgres://app:***@db/s: …".
         eprintln!("error: {}", one_line(&error));

@@ -1,10 +1,10 @@
 //! The GraphQL API: schema, root types, scalars and error codes.
 
 pub mod access;
+pub mod documents;
 pub mod errors;
 pub mod fragments;
 pub mod mutation;
-pub mod observe;
 pub mod phases;
 pub mod query;
 pub mod scalars;
@@ -26,13 +26,27 @@ pub const MAX_DEPTH: usize = 16;
 /// Largest query complexity (one per selected field). GraphiQL's introspection query is ~230.
 pub const MAX_COMPLEXITY: usize = 1000;
 
-/// Build the schema over `controller`, with the depth and complexity limits applied.
+/// Build the schema over `controller`, with the depth and complexity limits applied and a
+/// cache of [`documents::DEFAULT_CAPACITY`] parsed documents.
 pub fn build_schema(controller: SessionsController) -> AppSchema {
+    build_schema_with_cache(controller, documents::DEFAULT_CAPACITY)
+}
+
+/// Like [`build_schema`], with a parsed-document cache of `capacity` documents (0: none,
+/// every request is parsed; for benchmarks and tests).
+pub fn build_schema_with_cache(controller: SessionsController, capacity: usize) -> AppSchema {
+    schema_with(
+        controller,
+        phases::RequestPhases::with_cache_capacity(capacity),
+    )
+}
+
+/// The schema over `controller`, with `phases` (and so its document cache) as its extension.
+fn schema_with(controller: SessionsController, phases: phases::RequestPhases) -> AppSchema {
     Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(controller)
-        // First, so that it wraps (and times, and counts the refusals of) everything else.
-        .extension(observe::OperationMetrics)
-        .extension(phases::RequestPhases)
+        // The only extension: async-graphql runs every field through each extension's hooks.
+        .extension(phases)
         // The parser's own bound on selection nesting (32 by default) would report deep
         // selections as parse failures; the document's bracket bound already covers that.
         .limit_recursive_depth(crate::nesting::MAX_DEPTH)

@@ -1,9 +1,14 @@
 //! GraphQL-shaped JSON error bodies, and the layer that turns every other error response into one.
 
-use axum::Extension;
-use axum::http::{StatusCode, Uri, header};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tower::{Layer, Service};
 
 use super::correlation::CorrelationId;
 use crate::graphql::errors::code;
@@ -25,21 +30,63 @@ pub fn error_response(
     (status, axum::Json(body)).into_response()
 }
 
-/// Response mapper: an error status whose body is not JSON (axum's and tower-http's own
-/// rejections: 404, 405, 408, 413, …) gets a JSON error body in its place, so clients can
-/// always parse what they receive.
+/// Layer: an error status whose body is not JSON (axum's and tower-http's own rejections:
+/// 404, 405, 408, 413, …) gets a JSON error body in its place, so clients can always parse
+/// what they receive; see [`json_errors`]. A plain tower layer rather than
+/// `middleware::map_response`, which clones the whole inner stack for every request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JsonErrorsLayer;
+
+impl<S> Layer<S> for JsonErrorsLayer {
+    type Service = JsonErrors<S>;
+
+    fn layer(&self, inner: S) -> JsonErrors<S> {
+        JsonErrors { inner }
+    }
+}
+
+/// The service of [`JsonErrorsLayer`].
+#[derive(Clone, Debug)]
+pub struct JsonErrors<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for JsonErrors<S>
+where
+    S: Service<Request, Response = Response>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let rest = request.uri().path().starts_with(crate::rest::PREFIX);
+        let id = request.extensions().get::<CorrelationId>().cloned();
+        let answer = self.inner.call(request);
+        Box::pin(async move { Ok(json_errors(rest, id, answer.await?)) })
+    }
+}
+
+/// Response mapper: an error status whose body is not JSON gets a JSON error body in its
+/// place, with the request's correlation id (a fresh one when it has none).
 ///
-/// Under the v1 REST prefix the body is a Pip.Services error description instead.
-pub async fn json_errors(
-    uri: Uri,
-    correlation_id: Option<Extension<CorrelationId>>,
+/// For a request under the v1 REST prefix (`rest`) the body is a Pip.Services error
+/// description instead.
+pub fn json_errors(
+    rest: bool,
+    correlation_id: Option<CorrelationId>,
     response: Response,
 ) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;
     }
-    let id = correlation_id.map_or_else(CorrelationId::generate, |Extension(id)| id);
+    let id = correlation_id.unwrap_or_else(CorrelationId::generate);
     if let Some(Panicked(message)) = response.extensions().get::<Panicked>() {
         // The id as a field of the event itself, not only of the request's span, so the line
         // names the request whatever the log filter keeps.
@@ -60,7 +107,7 @@ pub async fn json_errors(
         s if s.is_server_error() => (code::INTERNAL_SERVER_ERROR, "internal error"),
         _ => (code::BAD_REQUEST, "bad request"),
     };
-    let mut replacement = if uri.path().starts_with(crate::rest::PREFIX) {
+    let mut replacement = if rest {
         ErrorDescription::new(status, code, message, &id).into_response()
     } else {
         error_response(status, code, message, &id)

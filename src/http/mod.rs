@@ -11,6 +11,7 @@ pub mod playground;
 pub mod status;
 pub mod ws;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -31,9 +32,31 @@ use crate::graphql::AppSchema;
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// What every handler can reach.
+/// What every handler can reach: a handle on [`Shared`], whose fields it dereferences to.
+///
+/// One `Arc` rather than the fields themselves: axum clones the state for every request,
+/// several times over (each route's service, each middleware holding it, each `State`
+/// extractor), and a clone of the fields was a dozen atomic counts each time.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state holding `shared`.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The state every handler shares, behind [`AppState`].
+pub struct Shared {
     /// The executable GraphQL schema.
     pub schema: AppSchema,
     /// The business layer, for the status report.
@@ -130,7 +153,7 @@ pub fn router_and_sockets(
         crate::metrics::register_route(method, crate::metrics::UNMATCHED_ROUTE, &[404]);
     }
     let sockets = ws::Sockets::new(options.max_websockets);
-    let state = AppState {
+    let state = AppState::new(Shared {
         schema,
         controller,
         started: Instant::now(),
@@ -138,7 +161,7 @@ pub fn router_and_sockets(
         sockets: sockets.clone(),
         auth: options.auth.clone(),
         public_introspection: options.public_introspection,
-    };
+    });
     // The API routes, behind authentication; the rest below are public. The WebSocket
     // upgrade shares GET /graphql; it authenticates at `connection_init` (see `ws`).
     let api = Router::new()
@@ -171,7 +194,7 @@ pub fn router_and_sockets(
             options.request_timeout,
         ))
         .layer(cors(&options.allow_origins))
-        .layer(middleware::map_response(errors::json_errors))
+        .layer(errors::JsonErrorsLayer)
         // Outside the limits and the error mapper, so it counts the statuses clients get.
         .layer(metrics::RecordLayer)
         .layer(
@@ -179,7 +202,7 @@ pub fn router_and_sockets(
                 .make_span_with(correlation::span::<axum::body::Body>)
                 .on_response(correlation::completed),
         )
-        .layer(middleware::from_fn(correlation::assign))
+        .layer(correlation::AssignLayer)
         // Outermost: whatever logs headers below (tower-http at `debug`, say) sees
         // `Authorization` as "Sensitive", never its value.
         .layer(SetSensitiveRequestHeadersLayer::new([

@@ -202,7 +202,7 @@ fn accept(
                 controller: state.controller.clone(),
                 header: credential,
             };
-            serve(socket, state.schema, login, closing, permit)
+            serve(socket, state.schema.clone(), login, closing, permit)
         })
 }
 

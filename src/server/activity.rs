@@ -18,16 +18,23 @@
 // sends nothing would never be timed. Hence this small state machine, fed by the socket (bytes
 // read) and by the service (request started, response sent), with one timer per connection.
 //
+// The timer is not told of phase changes: it wakes at the current phase's deadline, or after
+// the shorter of the two bounds, whichever comes first, and looks at the phase then. A phase
+// that starts at `t` has its deadline at `t` plus a bound or later, and the sleeping timer wakes
+// by then, so every deadline is still met exactly; but a keep-alive request no longer wakes
+// the connection's task and re-arms its timer three times (head, busy, idle), which cost more
+// than a fast request's handler. An idle connection wakes once per shorter bound (10 s).
+//
 // Known gaps: bytes of a pipelined next request that arrive
 // while a response is being sent count as idle time, not head time (so at worst the idle
 // bound applies, the same an idle client gets anyway); and a client that stops reading a
 // large response keeps its request "in progress", as the response is never fully sent.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 
 use super::ConnectionLimits;
@@ -80,70 +87,71 @@ impl Phase {
 /// One connection's phase, shared by its socket, its service and its task.
 #[derive(Debug)]
 pub(super) struct Activity {
-    // A watch channel so that the task's timer hears of every change; its lock is held only
-    // for the few instructions of each transition.
-    phase: watch::Sender<Phase>,
+    // A std lock on purpose: held for the few instructions of each transition, never across
+    // an `.await`; the timer reads it when it wakes (see the module's notes).
+    phase: Mutex<Phase>,
 }
 
 impl Activity {
-    /// A connection accepted now, waiting for its first request head; the receiver is for
-    /// [`expired`].
-    pub(super) fn new() -> (Arc<Self>, watch::Receiver<Phase>) {
-        let (phase, phases) = watch::channel(Phase::Head {
-            since: Instant::now(),
-        });
-        (Arc::new(Self { phase }), phases)
+    /// A connection accepted now, waiting for its first request head.
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            phase: Mutex::new(Phase::Head {
+                since: Instant::now(),
+            }),
+        })
+    }
+
+    /// The phase now.
+    pub(super) fn phase(&self) -> Phase {
+        *self.lock()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Phase> {
+        // Every transition leaves a whole phase behind, so a poisoned lock is still right.
+        self.phase.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Bytes arrived: between requests, they start the next request's head.
     pub(super) fn bytes_read(&self) {
-        self.phase.send_if_modified(|phase| match phase {
-            Phase::Idle { .. } => {
-                *phase = Phase::Head {
-                    since: Instant::now(),
-                };
-                true
-            }
-            _ => false,
-        });
+        let mut phase = self.lock();
+        if let Phase::Idle { .. } = *phase {
+            *phase = Phase::Head {
+                since: Instant::now(),
+            };
+        }
     }
 
     /// A whole request head was read; the request lasts until the returned guard is dropped.
     pub(super) fn request_started(self: &Arc<Self>) -> RequestGuard {
-        self.phase.send_if_modified(|phase| match phase {
-            Phase::Head { .. } | Phase::Idle { .. } => {
-                *phase = Phase::Busy { requests: 1 };
-                true
+        {
+            let mut phase = self.lock();
+            match &mut *phase {
+                Phase::Head { .. } | Phase::Idle { .. } => *phase = Phase::Busy { requests: 1 },
+                Phase::Busy { requests } => *requests += 1,
+                Phase::Upgraded => {}
             }
-            Phase::Busy { requests } => {
-                *requests += 1;
-                true
-            }
-            Phase::Upgraded => false,
-        });
+        }
         RequestGuard {
             activity: Arc::clone(self),
         }
     }
 
     fn request_finished(&self) {
-        self.phase.send_if_modified(|phase| match phase {
+        let mut phase = self.lock();
+        match &mut *phase {
             Phase::Busy { requests: 1 } => {
                 *phase = Phase::Idle {
                     since: Instant::now(),
                 };
-                true
             }
-            Phase::Busy { requests } => {
-                *requests -= 1;
-                true
-            }
-            _ => false,
-        });
+            Phase::Busy { requests } => *requests -= 1,
+            _ => {}
+        }
     }
 
     fn upgraded(&self) {
-        self.phase.send_replace(Phase::Upgraded);
+        *self.lock() = Phase::Upgraded;
     }
 }
 
@@ -171,33 +179,24 @@ impl Drop for RequestGuard {
 }
 
 /// Completes when the connection has been in one phase past that phase's deadline; never
-/// while a request is handled.
-pub(super) async fn expired(
-    mut phases: watch::Receiver<Phase>,
-    limits: ConnectionLimits,
-) -> Timeout {
+/// while a request is handled, nor once upgraded.
+pub(super) async fn expired(activity: Arc<Activity>, limits: ConnectionLimits) -> Timeout {
+    // The longest the timer sleeps without looking at the phase: no phase's deadline comes
+    // sooner after the phase starts. At least a millisecond, so that zero bounds cannot spin.
+    let look_every = limits
+        .header_timeout
+        .min(limits.idle_timeout)
+        .max(Duration::from_millis(1));
     loop {
-        let phase = *phases.borrow_and_update();
-        let Some((deadline, timeout)) = phase.deadline(&limits) else {
-            if phases.changed().await.is_err() {
-                // Every sender is gone: the connection is closing anyway.
-                std::future::pending::<()>().await;
-            }
-            continue;
+        let phase = activity.phase();
+        let now = Instant::now();
+        let wake = match phase.deadline(&limits) {
+            Some((deadline, timeout)) if deadline <= now => return timeout,
+            Some((deadline, _)) => deadline.min(now + look_every),
+            None if phase == Phase::Upgraded => std::future::pending().await,
+            None => now + look_every,
         };
-        tokio::select! {
-            () = sleep_until(deadline) => {
-                // The phase may have moved on just as the timer fired.
-                if *phases.borrow() == phase {
-                    return timeout;
-                }
-            }
-            changed = phases.changed() => {
-                if changed.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-        }
+        sleep_until(wake).await;
     }
 }
 
@@ -217,32 +216,32 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_connection_is_timed_for_its_head_then_idle_then_head_again() {
-        let (activity, phases) = Activity::new();
+        let activity = Activity::new();
         let start = Instant::now();
-        assert_eq!(*phases.borrow(), Phase::Head { since: start });
+        assert_eq!(activity.phase(), Phase::Head { since: start });
 
         let request = activity.request_started();
-        assert_eq!(*phases.borrow(), Phase::Busy { requests: 1 });
+        assert_eq!(activity.phase(), Phase::Busy { requests: 1 });
         activity.bytes_read(); // body bytes do not start a head
-        assert_eq!(*phases.borrow(), Phase::Busy { requests: 1 });
+        assert_eq!(activity.phase(), Phase::Busy { requests: 1 });
 
         tokio::time::advance(Duration::from_secs(1)).await;
         drop(request);
         let idle_since = start + Duration::from_secs(1);
-        assert_eq!(*phases.borrow(), Phase::Idle { since: idle_since });
+        assert_eq!(activity.phase(), Phase::Idle { since: idle_since });
 
         tokio::time::advance(Duration::from_secs(1)).await;
         activity.bytes_read();
         let head_since = idle_since + Duration::from_secs(1);
-        assert_eq!(*phases.borrow(), Phase::Head { since: head_since });
+        assert_eq!(activity.phase(), Phase::Head { since: head_since });
     }
 
     #[tokio::test(start_paused = true)]
     async fn the_deadline_follows_the_phase() {
-        let (activity, phases) = Activity::new();
+        let activity = Activity::new();
         let start = Instant::now();
         let request = activity.request_started();
-        let timer = tokio::spawn(expired(phases, limits()));
+        let timer = tokio::spawn(expired(Arc::clone(&activity), limits()));
 
         // Busy far past both bounds: no timeout.
         tokio::time::sleep(Duration::from_secs(600)).await;
@@ -256,12 +255,15 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_upgraded_connection_is_never_timed_out() {
-        let (activity, phases) = Activity::new();
+        let activity = Activity::new();
         let request = activity.request_started();
         activity.upgraded();
         drop(request);
-        assert_eq!(*phases.borrow(), Phase::Upgraded);
-        let timed = tokio::time::timeout(Duration::from_secs(3600), expired(phases, limits()));
+        assert_eq!(activity.phase(), Phase::Upgraded);
+        let timed = tokio::time::timeout(
+            Duration::from_secs(3600),
+            expired(Arc::clone(&activity), limits()),
+        );
         assert!(timed.await.is_err());
     }
 }

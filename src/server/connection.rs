@@ -35,7 +35,8 @@ pub(super) fn spawn(
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
     }
-    let (activity, phases) = Activity::new();
+    let activity = Activity::new();
+    let timer = activity::expired(Arc::clone(&activity), limits);
     let io = TokioIo::new(TrackedIo::new(stream, Arc::clone(&activity), slot));
     let service = TrackedService {
         router: TowerToHyperService::new(router),
@@ -47,7 +48,7 @@ pub(super) fn spawn(
         let mut builder = http1::Builder::new();
         builder.header_read_timeout(None);
         let mut connection = pin!(builder.serve_connection(io, service).with_upgrades());
-        let mut expired = pin!(activity::expired(phases, limits));
+        let mut expired = pin!(timer);
         let mut shutting_down = false;
         loop {
             tokio::select! {
