@@ -15,29 +15,43 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions};
 use tokio::task::JoinHandle;
 
 use super::{EventBus, EventStream, LocalBus, SessionEvent, SessionEventKind};
 use crate::model::CloseReason;
 use crate::store::StoreError;
+use crate::store::sql::Connections;
 
 /// The channel every instance listens on, followed by `:` and the schema the sessions live
 /// in: notifications are database-wide, and services in two schemas of one database must not
 /// hear each other.
 pub const CHANNEL_PREFIX: &str = "sessions_events";
 
+/// Connections publishing events at once.
+const PUBLISHERS: usize = 4;
+/// How long a publish or the listener waits for a connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long the listener waits before reconnecting after a failure.
 const RETRY: Duration = Duration::from_millis(500);
 
 /// Session events over PostgreSQL `LISTEN`/`NOTIFY`.
-#[derive(Debug)]
 pub struct PgBus {
-    pool: PgPool,
+    /// For `NOTIFY`: lent without a check, a broken one replaced by running the statement
+    /// once more (as the store does; sqlx's pool would ping before and after every publish).
+    connections: Connections<PgConnection>,
     channel: String,
     local: LocalBus,
     listener: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for PgBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgBus")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for PgBus {
@@ -56,10 +70,12 @@ impl PgBus {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?
             .application_name("sessions-events");
+        // The listener's own connection comes from this pool (`PgListener` reconnects through
+        // it); publishing uses `connections`.
         let pool = PgPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy_with(options);
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options.clone());
         let unavailable = |e: sqlx::Error| StoreError::Unavailable(Box::new(e));
         let (schema,): (String,) = sqlx::query_as("SELECT current_schema()")
             .fetch_one(&pool)
@@ -71,7 +87,7 @@ impl PgBus {
         let local = LocalBus::new(capacity);
         let handle = tokio::spawn(listen(listener, local.clone()));
         Ok(Self {
-            pool,
+            connections: Connections::new(options, PUBLISHERS, ACQUIRE_TIMEOUT),
             channel,
             local,
             listener: handle,
@@ -83,11 +99,7 @@ impl PgBus {
 impl EventBus for PgBus {
     async fn publish(&self, event: SessionEvent) {
         let payload = Wire::from(&event).to_json();
-        let sent = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(&self.channel)
-            .bind(payload)
-            .execute(&self.pool)
-            .await;
+        let sent = self.notify(&payload).await;
         if let Err(error) = sent {
             // Nobody will hear of this event: say so rather than skip it silently.
             tracing::error!(%error, session_id = %event.session_id, "cannot publish session event");
@@ -102,6 +114,34 @@ impl EventBus for PgBus {
     fn subscribers(&self) -> usize {
         self.local.subscribers()
     }
+}
+
+impl PgBus {
+    /// Send `payload` on the channel; once more on a new connection when the first turned
+    /// out to be gone.
+    async fn notify(&self, payload: &str) -> Result<(), sqlx::Error> {
+        let mut lease = self.connections.lease().await?;
+        let first = notify(lease.connection(), &self.channel, payload).await;
+        if !lease.retry(&first).await? {
+            return first;
+        }
+        let second = notify(lease.connection(), &self.channel, payload).await;
+        lease.forget_if_lost(&second);
+        second
+    }
+}
+
+async fn notify(
+    connection: &mut PgConnection,
+    channel: &str,
+    payload: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(channel)
+        .bind(payload)
+        .execute(connection)
+        .await
+        .map(drop)
 }
 
 /// Hand notifications to `local` until the bus is dropped; on a lost connection, tell every

@@ -10,7 +10,7 @@
 mod instrumented;
 mod memory;
 mod postgres;
-mod sql;
+pub(crate) mod sql;
 mod sqlite;
 mod url;
 

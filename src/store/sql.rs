@@ -355,7 +355,7 @@ pub(super) fn is_connection_lost(error: &sqlx::Error) -> bool {
 /// to be broken is dropped and the statement runs once more on a new connection (see
 /// [`Lease::retry`]), which replaces broken connections at the same point, at no cost while
 /// none breaks.
-pub(super) struct Connections<C: Connection> {
+pub(crate) struct Connections<C: Connection> {
     /// Connections not lent out; the most recently returned is lent first.
     idle: Mutex<Vec<C>>,
     /// One permit per connection that may be open at once.
@@ -414,7 +414,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A connection lent by [`Connections::lease`]; it goes back when dropped.
-pub(super) struct Lease<'a, C: Connection> {
+pub(crate) struct Lease<'a, C: Connection> {
     /// `None` only while a broken connection is being replaced.
     connection: Option<C>,
     connections: &'a Connections<C>,
