@@ -46,13 +46,21 @@ fn bench(c: &mut Criterion) {
     let store = &MemoryStore::new();
     let start = truncate_to_millis(Utc::now());
     let mut ids = Vec::with_capacity(SESSIONS);
+    // The longest single insert while the store grows: a growth step that rehashes or
+    // copies much of the store shows here (it is what a request waits for behind the lock).
+    let (mut longest, mut over_1ms) = (Duration::ZERO, 0);
     rt.block_on(async {
         for n in 0..SESSIONS {
             let session = scale_session(n, start + TimeDelta::milliseconds((n / 256) as i64));
             ids.push(session.id);
+            let started = Instant::now();
             store.insert(&session).await.expect("inserts");
+            let took = started.elapsed();
+            longest = longest.max(took);
+            over_1ms += usize::from(took > Duration::from_millis(1));
         }
     });
+    println!("loading {SESSIONS} sessions: longest insert {longest:?}, {over_1ms} over 1 ms");
     // Ids in a scattered order, so each get misses the cache as a real one would.
     let mut order: Vec<usize> = (0..SESSIONS).map(|n| n * 7_919 % SESSIONS).collect();
     order.dedup();
@@ -64,8 +72,10 @@ fn bench(c: &mut Criterion) {
             async move { black_box(store.get(id).await.expect("gets")) }
         });
     });
+    // Counters outside the bench closures: criterion calls each closure again for every
+    // sample, and the sessions opened or closed before must stay counted.
+    let mut n = SESSIONS;
     group.bench_function("open", |b| {
-        let mut n = SESSIONS;
         let now = start + TimeDelta::hours(1);
         b.to_async(rt).iter(|| {
             n += 1;
@@ -80,8 +90,8 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(1));
     // Each iteration closes the 256 oldest open sessions, as one batch of expiry does.
+    let mut closed = 0usize;
     group.bench_function("close_expired_256", |b| {
-        let mut closed = 0usize;
         b.to_async(rt).iter_custom(|iterations| {
             let mut measured = Duration::ZERO;
             let rounds: Vec<usize> = (0..iterations)
