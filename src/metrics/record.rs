@@ -168,10 +168,18 @@ pub fn session_closed(reason: &'static str, count: u64) {
     series.active.decrement(count as f64);
 }
 
-/// These sessions were closed, each for its reason.
+/// These sessions were closed, each for its reason: one update per reason, not per session
+/// (an expiry may close a million at once).
 pub fn sessions_closed(closed: &[Closed]) {
+    let mut by_reason: Vec<(CloseReason, u64)> = Vec::new();
     for session in closed {
-        session_closed(session.reason.as_str(), 1);
+        match by_reason.iter_mut().find(|(reason, _)| *reason == session.reason) {
+            Some((_, count)) => *count += 1,
+            None => by_reason.push((session.reason, 1)),
+        }
+    }
+    for (reason, count) in by_reason {
+        session_closed(reason.as_str(), count);
     }
 }
 
