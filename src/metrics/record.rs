@@ -173,7 +173,10 @@ pub fn session_closed(reason: &'static str, count: u64) {
 pub fn sessions_closed(closed: &[Closed]) {
     let mut by_reason: Vec<(CloseReason, u64)> = Vec::new();
     for session in closed {
-        match by_reason.iter_mut().find(|(reason, _)| *reason == session.reason) {
+        match by_reason
+            .iter_mut()
+            .find(|(reason, _)| *reason == session.reason)
+        {
             Some((_, count)) => *count += 1,
             None => by_reason.push((session.reason, 1)),
         }
