@@ -1,7 +1,7 @@
 //! Prometheus metrics: the series the service exports at `GET /metrics`, and the small API
 //! the other layers record through.
 //!
-//! Recording goes through the [`metrics`](::metrics) facade to one Prometheus recorder,
+//! Recording goes through the [`metrics`] facade to one Prometheus recorder,
 //! installed for the whole process by [`install`]; the HTTP layer renders it on its own
 //! `/metrics` route (the exporter runs no listener of its own). Every series is registered
 //! when the service starts, at zero, so that `rate()` and alerts see the first event.

@@ -49,7 +49,7 @@ const MMAP_BYTES: &str = "268435456";
 
 /// Keeps sessions in a SQLite database file, in WAL mode.
 ///
-/// Every write goes to one writer task (see [`Writer`]): SQLite admits one writer at a time,
+/// Every write goes to one writer task (see `Writer`): SQLite admits one writer at a time,
 /// and queueing writes here serves them in order instead of failing them with `SQLITE_BUSY`.
 /// Reads use connections of their own; in WAL mode they see the last commit and never block
 /// the writer.
