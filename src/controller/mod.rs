@@ -51,6 +51,9 @@ pub const MAX_TAKE: usize = 1000;
 /// a lock or a transaction for long.
 pub const PURGE_BATCH: usize = 256;
 
+/// Sessions an expiry sweep counts and publishes before it yields the worker thread.
+const AFTER_CLOSE_SLICE: usize = 1024;
+
 /// Tunable rules of the controller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ControllerOptions {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::*;
@@ -991,6 +992,57 @@ async fn only_sessions_idle_for_longer_than_the_expire_timeout_are_closed() {
     assert_eq!(older.close_time, Some(f.now()));
     assert_eq!(older.request_time, f.now());
     assert!(f.session(at_boundary.id).await.active);
+}
+
+#[tokio::test]
+async fn a_large_expiry_counts_and_publishes_every_closed_session_once() {
+    // Several slices of AFTER_CLOSE_SLICE, ending on a slice boundary and past one.
+    for expiring in [2 * AFTER_CLOSE_SLICE, 2 * AFTER_CLOSE_SLICE + 452] {
+        let f = Fixture::with_expire_timeout(Duration::from_secs(60));
+        let controller = f
+            .controller
+            .clone()
+            .with_events(Arc::new(crate::events::LocalBus::new(
+                4 * AFTER_CLOSE_SLICE,
+            )));
+        let mut opened = HashSet::new();
+        for n in 0..expiring {
+            let session = controller
+                .open(new_session(&format!("user-{}", n % 7)))
+                .await
+                .expect("opens");
+            opened.insert(session.id);
+        }
+        f.clock.advance(TimeDelta::seconds(61));
+        let staying = controller.open(new_session("user-0")).await.expect("opens");
+        let mut events = controller.events().subscribe(None);
+
+        let closed = controller.close_expired().await.expect("runs");
+
+        assert_eq!(closed, expiring as u64);
+        let mut published = HashSet::new();
+        for _ in 0..expiring {
+            let delivery = tokio::time::timeout(Duration::from_secs(5), events.next())
+                .await
+                .expect("an event is queued");
+            let Some(crate::events::Delivery::Event(event)) = delivery else {
+                panic!("expected an event, got {delivery:?}");
+            };
+            assert_eq!(event.kind, crate::events::SessionEventKind::Closed);
+            assert_eq!(event.reason, Some(CloseReason::IdleTimeout));
+            assert!(published.insert(event.session_id), "published twice");
+        }
+        assert_eq!(published, opened);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), events.next())
+                .await
+                .is_err(),
+            "nothing else was published"
+        );
+        let counts = controller.counts().await.expect("counts");
+        assert_eq!((counts.active, counts.total), (1, expiring as u64 + 1));
+        assert!(f.session(staying.id).await.active);
+    }
 }
 
 #[tokio::test]
