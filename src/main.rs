@@ -3,6 +3,14 @@ use std::process::ExitCode;
 use sessions::config::{Command, Config, KeysCommand};
 use sessions::{app, graphql, telemetry};
 
+/// The service's allocator. With glibc's, the first large allocation after a bulk close
+/// (a million sessions' data freed) consolidated millions of small free chunks at once, and
+/// requests queued behind it for 100–240 ms; mimalloc frees into per-page lists and has no
+/// such step. It also opens sessions faster (README "Performance").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Config::from_cli();
