@@ -111,8 +111,8 @@ impl SessionsController {
         if count > 0 {
             tracing::info!(closed = count, "expired sessions closed");
         }
-        // Counting, publishing and freeing a million closes at once held the worker thread
-        // for tens of milliseconds: a slice at a time, yielding in between.
+        // A sweep may close a million sessions: count, publish and free them a slice at a
+        // time, yielding in between, so that no request waits behind all of it.
         let mut closed = closed.into_iter();
         loop {
             let slice: Vec<Closed> = closed.by_ref().take(AFTER_CLOSE_SLICE).collect();

@@ -995,7 +995,7 @@ async fn only_sessions_idle_for_longer_than_the_expire_timeout_are_closed() {
 }
 
 #[tokio::test]
-async fn a_large_expiry_counts_and_publishes_every_closed_session_once() {
+async fn a_large_expiry_reports_and_publishes_every_closed_session_once() {
     // Several slices of AFTER_CLOSE_SLICE, ending on a slice boundary and past one.
     for expiring in [2 * AFTER_CLOSE_SLICE, 2 * AFTER_CLOSE_SLICE + 452] {
         let f = Fixture::with_expire_timeout(Duration::from_secs(60));
