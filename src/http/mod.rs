@@ -192,8 +192,14 @@ pub fn router_and_sockets(
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
-        ))
-        .layer(cors(&options.allow_origins))
+        ));
+    // No allowed origin, no CORS layer: browsers get no CORS headers either way, and
+    // responses do not say they vary by `Origin` (the layer cost ~3% of a request).
+    let router = match cors(&options.allow_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    let router = router
         .layer(errors::JsonErrorsLayer)
         // Outside the limits and the error mapper, so it counts the statuses clients get.
         .layer(metrics::RecordLayer)
@@ -211,8 +217,12 @@ pub fn router_and_sockets(
     (router, sockets)
 }
 
-fn cors(origins: &[HeaderValue]) -> CorsLayer {
-    CorsLayer::new()
+/// The CORS layer allowing `origins`; none when no origin is allowed.
+fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([
@@ -220,5 +230,6 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
             header::AUTHORIZATION,
             correlation::HEADER,
         ])
-        .expose_headers([correlation::HEADER])
+        .expose_headers([correlation::HEADER]);
+    Some(layer)
 }

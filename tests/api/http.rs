@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sessions::clock::SystemClock;
@@ -869,12 +869,24 @@ async fn cors_allows_no_origin_by_default() {
 
     // Act
     let response = preflight(&app, "https://app.example.com").await;
+    let query = app
+        .client
+        .post(app.url("/graphql"))
+        .header("origin", "https://app.example.com")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("request sent");
 
-    // Assert
-    assert!(
-        response
+    // Assert: no CORS header at all, and no claim that answers vary by origin (caches would
+    // keep one copy per origin for nothing).
+    for answer in [&response, &query] {
+        let cors: Vec<_> = answer
             .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-") || *name == "vary")
+            .collect();
+        assert_eq!(cors, Vec::<&HeaderName>::new(), "{}", answer.status());
+    }
+    assert_eq!(query.status(), 200);
 }
