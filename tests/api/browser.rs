@@ -77,9 +77,10 @@ async fn open_playground(binary: &std::path::Path, origin: &str) -> Browser {
     browser
 }
 
-/// Press the run button of the open tab, again if the press went unseen (GraphiQL binds
-/// its editors to the button a render after they appear): until the button says it runs
-/// or the result pane shows something.
+/// Press the run button of the open tab, again if the press went unseen for 5 s (GraphiQL
+/// binds its editors to the button a render after they appear): until the button says it
+/// runs or the result pane shows something. The wait is long so that a slow page is not
+/// pressed twice (a second press stops a running subscription).
 async fn run_open_tab(browser: &mut Browser) {
     const TOOK_EFFECT: &str = "(() => {
       const button = document.querySelector('.graphiql-execute-button');
@@ -92,7 +93,7 @@ async fn run_open_tab(browser: &mut Browser) {
         browser
             .eval("document.querySelector('.graphiql-execute-button').click()")
             .await;
-        let pressed = Instant::now() + Duration::from_secs(2);
+        let pressed = Instant::now() + Duration::from_secs(5);
         while Instant::now() < pressed {
             if browser.eval(TOOK_EFFECT).await == json!(true) {
                 return;
