@@ -193,8 +193,9 @@ pub fn router_and_sockets(
             StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
         ));
-    // No allowed origin, no CORS layer: browsers get no CORS headers either way, and
-    // responses do not say they vary by `Origin` (the layer cost ~3% of a request).
+    // No allowed origin, no CORS layer: browsers are refused either way, responses do not
+    // say they vary by `Origin`, and requests skip its per-request clone (README
+    // "Performance": REST get +21% side by side).
     let router = match cors(&options.allow_origins) {
         Some(cors) => router.layer(cors),
         None => router,
